@@ -1,0 +1,210 @@
+"""What the model declares about itself: variables, units, comments and documented ranges.
+
+Everything here is read from the ``.mdl`` (through PySD's parser), never restated in Python.
+A *parameter* is a constant of the model with a documented range ``[min, max]`` in its units
+field, e.g. ``~ 1/Year [0,0.08]``. Unit conversions and definitions carry no range and are not
+parameters.
+
+>>> spec = load_spec()
+>>> spec.parameters["base_rural_to_urban_migration_rate"].limits
+(0.0, 0.08)
+>>> spec.validate({"base_rural_to_urban_migration_rate": 0.03})
+{'base_rural_to_urban_migration_rate': 0.03}
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import MODEL_PATH
+from .cache import abstract_model, file_sha256
+
+CONTROL_NAMES = ("initial_time", "final_time", "time_step", "saveper")
+
+
+class ParameterError(ValueError):
+    """A parameter override that the model cannot accept (unknown name, bad value, out of range)."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One model variable as declared in the ``.mdl``.
+
+    Attributes
+    ----------
+    name : str
+        Python-safe name used everywhere in Python and in ``outputs.nc`` (``rural_population``).
+    vensim_name : str
+        Name as written in the ``.mdl`` (``rural population``).
+    units : str
+        Units string from the ``.mdl`` (``persons``).
+    limits : tuple of (float or None, float or None)
+        Documented range ``[min, max]``; ``(None, None)`` when the ``.mdl`` gives none.
+    documentation : str
+        The comment: what the variable is and where its value comes from.
+    kind : str
+        ``"stock"``, ``"constant"``, ``"lookup"``, ``"auxiliary"`` or ``"control"``.
+    value : float or None
+        The value written in the ``.mdl`` for constants and control variables, else ``None``.
+    subscripts : tuple of str
+        Subscript ranges of the variable (empty for province-level scalars).
+    """
+
+    name: str
+    vensim_name: str
+    units: str
+    limits: tuple
+    documentation: str
+    kind: str
+    value: float | None = None
+    subscripts: tuple = ()
+
+    @property
+    def has_range(self) -> bool:
+        return self.limits[0] is not None and self.limits[1] is not None
+
+    @property
+    def description(self) -> str:
+        """The comment on one line."""
+        return " ".join(self.documentation.split())
+
+
+def _kind_and_value(element) -> tuple[str, float | None, tuple]:
+    from pysd.translators.structures import abstract_expressions as ae
+    from pysd.translators.structures import abstract_model as am
+
+    component = element.components[0]
+    subscripts = tuple(component.subscripts[0]) if component.subscripts else ()
+    if isinstance(element, am.AbstractControlElement):
+        value = component.ast if isinstance(component.ast, numbers.Number) else None
+        return "control", (float(value) if value is not None else None), subscripts
+    if isinstance(component, am.AbstractLookup) or isinstance(
+        component.ast, (ae.LookupsStructure, ae.GetLookupsStructure)
+    ):
+        return "lookup", None, subscripts
+    if isinstance(component.ast, ae.IntegStructure):
+        return "stock", None, subscripts
+    if isinstance(component.ast, numbers.Number) and not isinstance(component.ast, bool):
+        return "constant", float(component.ast), subscripts
+    return "auxiliary", None, subscripts
+
+
+class ModelSpec:
+    """The declared variables of one ``.mdl`` file and the validation of parameter overrides.
+
+    Parameters
+    ----------
+    mdl_path : path-like
+        The Vensim model file.
+    """
+
+    def __init__(self, mdl_path: str | Path = MODEL_PATH):
+        from pysd.builders.python.namespace import NamespaceManager
+
+        self.mdl_path = Path(mdl_path).resolve()
+        self.mdl_sha256 = file_sha256(self.mdl_path)
+        abstract = abstract_model(self.mdl_path)
+        namespace = NamespaceManager()
+        variables: dict[str, Variable] = {}
+        for section in abstract.sections:
+            for element in section.elements:
+                namespace.add_to_namespace(element.name)
+                name = namespace.namespace[element.name]
+                kind, value, subscripts = _kind_and_value(element)
+                limits = tuple(element.limits[:2]) if element.limits else (None, None)
+                variables[name] = Variable(
+                    name=name,
+                    vensim_name=element.name,
+                    units=element.units or "",
+                    limits=limits,
+                    documentation=element.documentation or "",
+                    kind=kind,
+                    value=value,
+                    subscripts=subscripts,
+                )
+        self.variables = variables
+        self.parameters = {
+            name: var
+            for name, var in variables.items()
+            if var.kind == "constant" and var.has_range
+        }
+
+    # ------------------------------------------------------------------ validation
+    def closest_names(self, name: str, n: int = 3) -> list[str]:
+        """The ``n`` parameter names closest to ``name`` (for error messages)."""
+        return difflib.get_close_matches(name, list(self.parameters), n=n, cutoff=0.4)
+
+    def check_name(self, name: str) -> Variable:
+        """Return the parameter ``name`` or raise :class:`ParameterError` naming the closest ones."""
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.variables:
+            var = self.variables[name]
+            raise ParameterError(
+                f"'{name}' is a {var.kind} of the model, not a parameter: only constants with a "
+                f"documented range can be set. Parameters are listed in the README (Parameters) "
+                f"and in {self.mdl_path.name}."
+            )
+        close = self.closest_names(name)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ParameterError(
+            f"unknown parameter '{name}'.{hint} Parameters are the constants of "
+            f"{self.mdl_path.name} with a documented range; see the README (Parameters)."
+        )
+
+    def check_value(self, name: str, value: Any) -> float:
+        """Return ``value`` as a float if it is a number inside the documented range."""
+        var = self.check_name(name)
+        low, high = var.limits
+        valid = f"a number in [{low:g}, {high:g}] {var.units}".rstrip()
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+            raise ParameterError(f"parameter '{name}' must be {valid}, got {value!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ParameterError(f"parameter '{name}' must be {valid}, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ParameterError(f"parameter '{name}' must be {valid}, got {value!r}")
+        if number < low or number > high:
+            raise ParameterError(
+                f"parameter '{name}' = {number:g} is outside its documented range: it must be "
+                f"{valid}. The range and its reasoning are in the comment of "
+                f"'{var.vensim_name}' in {self.mdl_path.name}."
+            )
+        return number
+
+    def validate(self, overrides: Mapping[str, Any] | None) -> dict[str, float]:
+        """Check every override; return them as floats or raise :class:`ParameterError`.
+
+        All problems are reported at once, one per line.
+        """
+        checked: dict[str, float] = {}
+        problems: list[str] = []
+        for name, value in (overrides or {}).items():
+            try:
+                checked[name] = self.check_value(name, value)
+            except ParameterError as error:
+                problems.append(str(error))
+        if problems:
+            raise ParameterError("\n".join(problems))
+        return checked
+
+    def defaults(self) -> dict[str, float]:
+        """The parameter values written in the ``.mdl``."""
+        return {name: var.value for name, var in self.parameters.items()}
+
+
+@lru_cache(maxsize=8)
+def _load_spec_cached(mdl_path: str, digest: str) -> ModelSpec:
+    return ModelSpec(mdl_path)
+
+
+def load_spec(mdl_path: str | Path = MODEL_PATH) -> ModelSpec:
+    """Return the (cached) :class:`ModelSpec` of ``mdl_path``."""
+    path = Path(mdl_path).resolve()
+    return _load_spec_cached(str(path), file_sha256(path))
