@@ -1,0 +1,234 @@
+"""Run archives: written atomically, self-describing, verifiable.
+
+An archive is a directory holding the run's outputs and a ``manifest.json`` that lists every file
+with its SHA-256, the git commit, the hashes of the model, config and data files, package versions,
+the command line and overrides, the seed and the wall time.
+
+Atomicity: files are written into a hidden staging directory next to the final one
+(``.<name>.partial-<pid>``) and the staging directory is renamed onto the final path only when
+everything is written. A run that fails is cleaned up; a run that is killed leaves at most a hidden
+``.partial`` directory and an empty final directory, neither of which looks complete (no manifest).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MANIFEST_NAME = "manifest.json"
+KEY_PACKAGES = (
+    "numpy", "scipy", "pandas", "xarray", "netCDF4", "pysd", "matplotlib", "hydra-core",
+    "omegaconf", "SALib",
+)
+
+
+class ArchiveError(RuntimeError):
+    """An archive that cannot be written or read (missing, incomplete or altered files)."""
+
+
+def sha256_of(path: str | Path) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def staged_archive(final_dir: str | Path) -> Iterator[Path]:
+    """Yield a staging directory that becomes ``final_dir`` atomically when the block succeeds.
+
+    ``final_dir`` may already exist if it is empty (Hydra creates the run directory before the
+    task starts); the rename then replaces it. On any exception (including KeyboardInterrupt) the
+    staging directory is removed, and an empty ``final_dir`` is removed too.
+
+    Parameters
+    ----------
+    final_dir : path-like
+        Where the finished archive must appear.
+    """
+    final_dir = Path(final_dir).resolve()
+    if final_dir.exists() and any(final_dir.iterdir()):
+        raise ArchiveError(
+            f"{final_dir} already exists and is not empty; choose another directory "
+            f"(e.g. hydra.run.dir=...) instead of overwriting an archive"
+        )
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = final_dir.parent / f".{final_dir.name}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        remove_if_empty(final_dir)
+        raise
+    if final_dir.exists():
+        final_dir.rmdir()  # empty (checked above); os.rename cannot replace it on every platform
+    os.rename(staging, final_dir)
+
+
+def remove_if_empty(directory: str | Path) -> None:
+    """Remove ``directory`` if it exists and is empty (used after a failed or refused run)."""
+    directory = Path(directory)
+    with contextlib.suppress(OSError):
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+
+
+def git_state(root: str | Path = REPO_ROOT) -> dict[str, Any]:
+    """The git commit of ``root`` and whether tracked files differ from it."""
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=20
+        ).stdout.strip()
+
+    try:
+        commit = run("rev-parse", "HEAD")
+        dirty_files = [line[3:] for line in run("status", "--porcelain").splitlines() if line]
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None, "dirty_files": [],
+                "note": "not a git checkout (or git unavailable)"}
+    return {"commit": commit, "dirty": bool(dirty_files), "dirty_files": dirty_files[:50]}
+
+
+def package_versions(names: Sequence[str] = KEY_PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages that determine the numbers."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def input_hashes(paths: Mapping[str, str | Path]) -> dict[str, dict[str, str]]:
+    """SHA-256 of each input file, keyed by a label, with its path relative to the repository."""
+    hashes = {}
+    for label, path in paths.items():
+        path = Path(path).resolve()
+        try:
+            shown = str(path.relative_to(REPO_ROOT))
+        except ValueError:
+            shown = str(path)
+        hashes[label] = {"path": shown, "sha256": sha256_of(path)}
+    return hashes
+
+
+def config_file_hashes(config_dir: str | Path = REPO_ROOT / "scenarios") -> dict[str, str]:
+    """SHA-256 of every YAML config file under ``config_dir`` (the composition inputs)."""
+    config_dir = Path(config_dir)
+    return {
+        str(path.relative_to(config_dir)): sha256_of(path)
+        for path in sorted(config_dir.rglob("*.yaml"))
+    }
+
+
+def build_manifest(
+    *,
+    kind: str,
+    command: Sequence[str] | None = None,
+    overrides: Sequence[str] = (),
+    seed: int | None = None,
+    wall_time_s: float | None = None,
+    inputs: Mapping[str, str | Path] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything needed to tell how an archive was made and to make it again.
+
+    Parameters
+    ----------
+    kind : str
+        What made the archive (``"simulation"``, ``"calibration"``, ``"comparison"``...).
+    command : sequence of str, optional
+        The full command line (default: ``sys.argv``).
+    overrides : sequence of str
+        The Hydra overrides given on the command line.
+    seed : int, optional
+        The random seed.
+    wall_time_s : float, optional
+        Wall time of the run [s].
+    inputs : mapping of label to path, optional
+        Input files to hash (model, data, ...). Config files under ``scenarios/`` are always hashed.
+    extra : mapping, optional
+        Further fields.
+    """
+    manifest: dict[str, Any] = {
+        "kind": kind,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": list(command if command is not None else [sys.executable, *sys.argv]),
+        "overrides": list(overrides),
+        "seed": seed,
+        "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 3),
+        "git": git_state(),
+        "inputs": input_hashes(inputs or {}),
+        "config_files": config_file_hashes(),
+        "packages": package_versions(),
+        "platform": {"system": platform.platform(), "machine": platform.machine(),
+                     "host": socket.gethostname(), "cpus": os.cpu_count()},
+    }
+    if extra:
+        manifest.update(extra)
+    return manifest
+
+
+def finalize_manifest(staging: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Add the SHA-256 of every file in ``staging`` and write ``manifest.json`` last."""
+    staging = Path(staging)
+    files = {
+        str(path.relative_to(staging)): sha256_of(path)
+        for path in sorted(staging.rglob("*"))
+        if path.is_file() and path.name != MANIFEST_NAME
+    }
+    manifest = {**manifest, "files": files}
+    (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
+
+
+def verify_archive(archive: str | Path) -> dict[str, Any]:
+    """Check that ``archive`` is complete and unaltered; return its manifest.
+
+    Raises
+    ------
+    ArchiveError
+        If the directory or its manifest is missing or malformed, a listed file is missing, or a
+        file's hash differs from the manifest. The message names the file and what to do.
+    """
+    archive = Path(archive)
+    if not archive.is_dir():
+        raise ArchiveError(f"{archive} is not a directory; pass the path of a run archive")
+    manifest_path = archive / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise ArchiveError(
+            f"{archive} has no {MANIFEST_NAME}: the run did not finish (or this is not a run "
+            f"archive). Re-run it; archives are only complete once the manifest is written."
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ArchiveError(f"{manifest_path} is malformed ({error}); the archive is broken") from None
+    for name, digest in files.items():
+        path = archive / name
+        if not path.is_file():
+            raise ArchiveError(f"{archive}: {name} is listed in the manifest but missing")
+        if sha256_of(path) != digest:
+            raise ArchiveError(
+                f"{archive}: {name} differs from the manifest (SHA-256 mismatch): the file was "
+                f"altered or truncated after the run; re-run to regenerate it"
+            )
+    return manifest
