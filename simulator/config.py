@@ -1,0 +1,189 @@
+"""Parameter values from the Hydra config and the command line, checked against the model.
+
+Values are resolved in this order, later ones winning:
+
+1. the value written in ``model/inner_mongolia.mdl``;
+2. ``calibrated.params`` (``scenarios/calibrated/<name>.yaml``, written by ``python -m calibration``);
+3. ``scenario.params`` (``scenarios/scenario/<name>.yaml``);
+4. ``params`` (``python sim.py params.NAME=VALUE``).
+
+Every name must be a model parameter (a constant with a documented range) and every value a
+number inside that range; otherwise :class:`model.spec.ParameterError` says which and why.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from model.spec import ModelSpec, ParameterError
+
+SOURCES = ("calibrated", "scenario", "command line")
+_PARAM_OVERRIDE = re.compile(r"^(?P<prefix>\+\+|\+)?params\.(?P<name>[^=]+)=(?P<value>.*)$")
+_SWEEP_FUNCTION = re.compile(r"^\s*(range|choice|interval|glob|sort|shuffle|tag)\(")
+
+
+class ConfigError(ValueError):
+    """A run setting that cannot be used (bad time step, sample count, method...)."""
+
+
+@dataclass
+class ResolvedParameters:
+    """The parameter overrides of one run and where each came from.
+
+    Attributes
+    ----------
+    values : dict of str to float
+        Overrides of the ``.mdl`` values (parameters not listed keep their ``.mdl`` value).
+    sources : dict of str to str
+        For each override, ``"calibrated"``, ``"scenario"`` or ``"command line"``.
+    """
+
+    values: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def fixed_by_user(self) -> set[str]:
+        """Names set by the scenario or the command line (kept fixed across ensemble members)."""
+        return {name for name, source in self.sources.items() if source != "calibrated"}
+
+
+def _as_mapping(node: Any, where: str) -> dict[str, Any]:
+    if node is None:
+        return {}
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)
+    if not isinstance(node, Mapping):
+        raise ParameterError(
+            f"'{where}' must be a mapping of parameter names to numbers, got {type(node).__name__}"
+        )
+    return dict(node)
+
+
+def resolve_parameters(cfg: DictConfig | Mapping[str, Any], spec: ModelSpec) -> ResolvedParameters:
+    """Merge and check the parameter layers of a composed config.
+
+    Raises
+    ------
+    ParameterError
+        Naming every unknown parameter (with the closest names), malformed value or value outside
+        its documented range, and the config layer it came from.
+    """
+    layers = [
+        ("calibrated", _as_mapping(_select(cfg, "calibrated.params"), "calibrated.params")),
+        ("scenario", _as_mapping(_select(cfg, "scenario.params"), "scenario.params")),
+        ("command line", _as_mapping(_select(cfg, "params"), "params")),
+    ]
+    resolved = ResolvedParameters()
+    problems = []
+    for source, values in layers:
+        for name, value in values.items():
+            try:
+                resolved.values[name] = spec.check_value(name, value)
+                resolved.sources[name] = source
+            except ParameterError as error:
+                problems.append(f"[{source}] {error}")
+    if problems:
+        raise ParameterError("\n".join(problems))
+    return resolved
+
+
+def _select(cfg: DictConfig | Mapping[str, Any], key: str) -> Any:
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.select(cfg, key, default=None)
+    node: Any = cfg
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def check_run_settings(cfg: DictConfig | Mapping[str, Any], initial_time: float) -> dict[str, Any]:
+    """Check the ``run`` and ``ensemble`` settings; return them as plain values.
+
+    Raises
+    ------
+    ConfigError
+        Naming the setting, its valid values and the fix.
+    """
+    run = _as_mapping(_select(cfg, "run"), "run")
+    ensemble = _as_mapping(_select(cfg, "ensemble"), "ensemble")
+    problems = []
+
+    def number(section: dict, key: str, where: str) -> float | None:
+        value = section.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            problems.append(f"{where} must be a finite number, got {value!r}")
+            return None
+        return float(value)
+
+    time_step = number(run, "time_step", "run.time_step")
+    if time_step is not None and not 0 < time_step <= 1:
+        problems.append(f"run.time_step = {time_step:g} must be in (0, 1] year (the .mdl uses 0.25)")
+    final_time = number(run, "final_time", "run.final_time")
+    if final_time is not None and not initial_time < final_time <= 2100:
+        problems.append(
+            f"run.final_time = {final_time:g} must be after the initial time {initial_time:g} "
+            f"and no later than 2100"
+        )
+    if final_time is not None and final_time != int(final_time):
+        problems.append(f"run.final_time = {final_time:g} must be a whole year (year-end values)")
+    method = run.get("method")
+    if method not in ("euler", "rk4"):
+        problems.append(f"run.method must be 'euler' or 'rk4', got {method!r}")
+    samples = ensemble.get("samples")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        problems.append(f"ensemble.samples must be a whole number >= 0, got {samples!r}")
+    seed = ensemble.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        problems.append(f"ensemble.seed must be a whole number >= 0, got {seed!r}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return {
+        "time_step": time_step, "final_time": final_time, "method": method,
+        "samples": samples, "seed": seed,
+        "save_members": bool(ensemble.get("save_members", True)),
+    }
+
+
+def _split_sweep(value: str) -> list[str] | None:
+    """The items of a simple comma sweep ``a,b,c``; ``None`` for sweep functions like range()."""
+    if _SWEEP_FUNCTION.match(value) or "${" in value:
+        return None
+    return [item.strip() for item in value.split(",")]
+
+
+def preprocess_overrides(argv: Sequence[str], spec: ModelSpec) -> list[str]:
+    """Check ``params.NAME=VALUE`` command-line overrides and pass them on to Hydra.
+
+    Hydra itself would reject a new key under ``params`` without naming the closest parameter
+    names, and cannot know the documented ranges. This check runs before Hydra (so nothing is
+    written when it fails) and rewrites each checked override to ``++params.NAME=VALUE``.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown name (with the closest names), a malformed value or a value out of range.
+    """
+    rewritten, problems = [], []
+    for arg in argv:
+        match = _PARAM_OVERRIDE.match(arg)
+        if not match:
+            rewritten.append(arg)
+            continue
+        name, value = match.group("name").strip(), match.group("value")
+        try:
+            spec.check_name(name)
+            items = _split_sweep(value)
+            for item in items or []:
+                spec.check_value(name, item)
+        except ParameterError as error:
+            problems.append(str(error))
+            continue
+        rewritten.append(f"++params.{name}={value}")
+    if problems:
+        raise ParameterError("\n".join(problems))
+    return rewritten

@@ -1,0 +1,171 @@
+"""The point run and the Monte Carlo ensemble over the calibrated parameter uncertainty.
+
+The ensemble draws its members from the joint parameter draws that calibration stores in
+``calibrated.uncertainty`` (resampled with replacement, seeded). Parameters set by the scenario or
+the command line stay fixed in every member. Prediction bands add the observation error of the
+official statistics (``calibrated.uncertainty.observation_noise``) to each member.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from model.pysd_engine import PySDEngine, RunResult
+from model.spec import ModelSpec, ParameterError
+
+from .config import ConfigError, ResolvedParameters
+
+#: Percentiles of the prediction bands written to ``outputs.nc``.
+BAND_PERCENTILES = (5, 50, 95)
+#: Variables with prediction bands (name -> key of the observation noise).
+BAND_VARIABLES = ("urbanization_rate", "total_population")
+
+
+class PySDEnsemble:
+    """The PySD reference engine with the vectorized engine's call signature (one run per member)."""
+
+    def __init__(self):
+        self._engine = PySDEngine()
+        self.variables = self._engine.spec.variables
+
+    def run(self, params: Mapping[str, Any] | None = None, n_samples: int | None = None, *,
+            final_time=None, time_step=None, saveper=None, method="euler", return_columns=None,
+            progress: bool = False) -> RunResult:
+        if method != "euler":
+            raise ConfigError("engine=pysd integrates with Euler only; use engine=vectorized for rk4")
+        params = dict(params or {})
+        arrays = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+        n = n_samples or max([a.shape[0] for a in arrays.values() if a.ndim == 1] or [1])
+        runs = []
+        members = range(n)
+        if progress and n > 1:
+            from tqdm import tqdm
+
+            members = tqdm(members, desc="pysd ensemble", unit="run")
+        for i in members:
+            member = {k: float(a if a.ndim == 0 else a[i]) for k, a in arrays.items()}
+            runs.append(self._engine.run(member, final_time=final_time, time_step=time_step,
+                                         saveper=saveper, return_columns=return_columns))
+        values = {name: np.stack([r.values[name] for r in runs], axis=1) for name in runs[0].values}
+        return RunResult(time=runs[0].time, values=values)
+
+
+def make_engine(name: str):
+    """Return the engine called ``name`` (``"vectorized"`` or ``"pysd"``)."""
+    if name == "vectorized":
+        from model.vectorized import VectorizedModel
+
+        return VectorizedModel.from_mdl()
+    if name == "pysd":
+        return PySDEnsemble()
+    raise ConfigError(f"unknown engine {name!r}: use engine=vectorized or engine=pysd")
+
+
+@dataclass
+class Uncertainty:
+    """Calibrated joint parameter draws and observation noise (``calibrated.uncertainty``)."""
+
+    parameters: list[str] = field(default_factory=list)
+    draws: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    observation_noise: dict[str, float] = field(default_factory=dict)
+    method: str = ""
+
+    @property
+    def available(self) -> bool:
+        return self.draws.size > 0
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any] | None, spec: ModelSpec) -> "Uncertainty":
+        """Read and check the ``calibrated.uncertainty`` block (``None`` means no uncertainty)."""
+        if not node:
+            return cls()
+        parameters = list(node.get("parameters") or [])
+        draws = np.asarray(node.get("draws") or [], dtype=float)
+        if draws.size and (draws.ndim != 2 or draws.shape[1] != len(parameters)):
+            raise ParameterError(
+                f"calibrated.uncertainty.draws must be a table with one column per parameter "
+                f"({len(parameters)}), got shape {draws.shape}; re-run `python -m calibration`"
+            )
+        for j, name in enumerate(parameters):
+            low, high = spec.check_name(name).limits
+            column = draws[:, j] if draws.size else np.zeros(0)
+            if column.size and (not np.all(np.isfinite(column)) or column.min() < low or column.max() > high):
+                raise ParameterError(
+                    f"calibrated.uncertainty.draws for '{name}' leave its documented range "
+                    f"[{low:g}, {high:g}]; re-run `python -m calibration`"
+                )
+        noise = {str(k): float(v) for k, v in (node.get("observation_noise") or {}).items()}
+        for key, value in noise.items():
+            if not np.isfinite(value) or value < 0:
+                raise ParameterError(f"calibrated.uncertainty.observation_noise.{key} must be >= 0")
+        return cls(parameters, draws, noise, str(node.get("method", "")))
+
+
+def draw_members(resolved: ResolvedParameters, uncertainty: Uncertainty, n_samples: int,
+                 rng: np.random.Generator) -> dict[str, np.ndarray | float]:
+    """Parameter values of ``n_samples`` ensemble members.
+
+    Calibrated parameters vary jointly (rows of the draws, resampled with replacement); those
+    fixed by the scenario or the command line, and all others, keep one value.
+    """
+    members: dict[str, np.ndarray | float] = dict(resolved.values)
+    if n_samples == 0 or not uncertainty.available:
+        return members
+    rows = rng.integers(0, uncertainty.draws.shape[0], size=n_samples)
+    fixed = resolved.fixed_by_user()
+    for j, name in enumerate(uncertainty.parameters):
+        if name not in fixed:
+            members[name] = uncertainty.draws[rows, j]
+    return members
+
+
+def prediction_bands(ensemble_values: Mapping[str, np.ndarray], noise: Mapping[str, float],
+                     rng: np.random.Generator,
+                     percentiles: Sequence[float] = BAND_PERCENTILES) -> dict[str, np.ndarray]:
+    """Percentiles over members of each band variable plus its observation noise.
+
+    Parameters
+    ----------
+    ensemble_values : mapping of str to ndarray
+        Member trajectories shaped ``(n_time, n_samples)``.
+    noise : mapping of str to float
+        Standard deviation of the observation error per variable (same units); missing = 0.
+    rng : numpy.random.Generator
+        Source of the observation errors (seeded by the caller).
+
+    Returns
+    -------
+    dict
+        ``{f"{name}_p{q:02d}": ndarray of shape (n_time,)}``.
+    """
+    bands = {}
+    for name in BAND_VARIABLES:
+        if name not in ensemble_values:
+            continue
+        values = np.asarray(ensemble_values[name], dtype=float)
+        sigma = float(noise.get(name, 0.0))
+        observed = values + rng.normal(0.0, sigma, size=values.shape) if sigma > 0 else values
+        for q in percentiles:
+            bands[f"{name}_p{int(q):02d}"] = np.percentile(observed, q, axis=1)
+    return bands
+
+
+def predictive_draws(values: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Member values plus observation noise with standard deviation ``sigma``."""
+    values = np.asarray(values, dtype=float)
+    return values + rng.normal(0.0, sigma, size=values.shape) if sigma > 0 else values
+
+
+def run_engine(engine, params: Mapping[str, Any], n_samples: int | None, settings: Mapping[str, Any],
+               return_columns: Sequence[str] | None = None, progress: bool = False) -> RunResult:
+    """Run ``engine`` with the run settings of :func:`simulator.config.check_run_settings`."""
+    kwargs = dict(final_time=settings["final_time"], time_step=settings["time_step"], saveper=1.0,
+                  method=settings["method"], return_columns=return_columns)
+    if isinstance(engine, PySDEnsemble):
+        kwargs["progress"] = progress
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return engine.run(params=params, n_samples=n_samples, **kwargs)

@@ -1,0 +1,189 @@
+"""Plots of a run archive, labelled in English and Chinese (Chinese dropped if no CJK font).
+
+Each function takes the point run, optional bands/ensemble and the observed history, and writes
+one PNG. History markers distinguish the census basis (filled) from the pre-census bulletin basis
+(hollow), because the 2011-2019 bulletins are not comparable with the 2020 census.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import xarray as xr
+
+from .fonts import bilingual, setup_fonts
+from .summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, land_quota_km2
+
+#: Observed series used in plots: name -> list of (year, value, basis) in model units.
+History = Mapping[str, list]
+
+CENSUS_STYLE = dict(marker="o", color="black", linestyle="none", markersize=6, zorder=5)
+BULLETIN_STYLE = dict(marker="o", markerfacecolor="white", color="grey", linestyle="none",
+                      markersize=5, zorder=4)
+HUKOU_STYLE = dict(marker="s", color="tab:purple", linestyle="none", markersize=5, zorder=5)
+
+
+def _figure(rows: int = 1, cols: int = 1, width: float = 8.0, height: float = 4.8):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    setup_fonts()
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
+    return fig, axes
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _history_points(ax, history: History, name: str, scale: float = 1.0, label_suffix: str = "") -> None:
+    points = history.get(name, [])
+    census = [(y, v * scale) for y, v, basis in points if basis != "pre-census"]
+    bulletin = [(y, v * scale) for y, v, basis in points if basis == "pre-census"]
+    if census:
+        ax.plot(*zip(*census), label=bilingual("observed, census basis", "观测值（普查口径）") + label_suffix,
+                **CENSUS_STYLE)
+    if bulletin:
+        ax.plot(*zip(*bulletin), label=bilingual("bulletins, pre-census basis", "公报（普查前口径）") + label_suffix,
+                **BULLETIN_STYLE)
+
+
+def plot_urbanization(point: xr.Dataset, bands: Mapping[str, np.ndarray] | None, history: History,
+                      path: Path) -> Path:
+    """Resident and hukou urbanization, simulated against history and the plan's targets."""
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    time = point["time"].values
+    if bands and "urbanization_rate_p05" in bands:
+        ax.fill_between(time, bands["urbanization_rate_p05"], bands["urbanization_rate_p95"],
+                        color="tab:blue", alpha=0.2,
+                        label=bilingual("90 % prediction band", "90% 预测区间"))
+    ax.plot(time, point["urbanization_rate"].values, color="tab:blue", lw=2,
+            label=bilingual("resident urbanization, simulated", "常住人口城镇化率（模拟）"))
+    ax.plot(time, point["hukou_urbanization_rate"].values, color="tab:purple", lw=1.5, ls="--",
+            label=bilingual("hukou urbanization, simulated", "户籍人口城镇化率（模拟）"))
+    _history_points(ax, history, "urbanization_rate")
+    hukou = history.get("hukou_urbanization_rate", [])
+    if hukou:
+        ax.plot([y for y, _, _ in hukou], [v for _, v, _ in hukou],
+                label=bilingual("hukou urbanization, observed", "户籍人口城镇化率（观测）"), **HUKOU_STYLE)
+    for year, target in URBANIZATION_TARGETS.items():
+        if year <= time[-1]:
+            ax.plot([year], [target], marker="*", markersize=14, color="tab:red", linestyle="none",
+                    zorder=6, label=bilingual("plan target", "规划目标") if year == min(URBANIZATION_TARGETS) else None)
+            ax.annotate(f"{target:g} % ({year})", (year, target), textcoords="offset points",
+                        xytext=(-10, 10), ha="right", color="tab:red")
+    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
+    ax.set_ylabel(bilingual("urbanization rate (%)", "城镇化率（%）"))
+    ax.set_title(bilingual("Urbanization, Inner Mongolia", "内蒙古城镇化率"))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return _save(fig, path)
+
+
+def plot_population(point: xr.Dataset, bands: Mapping[str, np.ndarray] | None, history: History,
+                    path: Path) -> Path:
+    """The three population stocks and the total against history."""
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    time = point["time"].values
+    million = 1e-6
+    stocks = [
+        ("rural_population", bilingual("rural residents", "农村常住人口"), "tab:green"),
+        ("urban_non_hukou_population", bilingual("urban, no local hukou", "城镇非户籍人口"), "tab:orange"),
+        ("urban_hukou_population", bilingual("urban, local hukou", "城镇户籍人口"), "tab:blue"),
+    ]
+    ax.stackplot(time, *[point[name].values * million for name, _, _ in stocks],
+                 labels=[label for _, label, _ in stocks], colors=[c for _, _, c in stocks], alpha=0.6)
+    ax.plot(time, point["total_population"].values * million, color="black", lw=1.5,
+            label=bilingual("total, simulated", "总人口（模拟）"))
+    if bands and "total_population_p05" in bands:
+        ax.fill_between(time, bands["total_population_p05"] * million, bands["total_population_p95"] * million,
+                        color="black", alpha=0.15, label=bilingual("90 % band, total", "总人口 90% 区间"))
+    _history_points(ax, history, "total_population", scale=million)
+    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
+    ax.set_ylabel(bilingual("residents (million)", "常住人口（百万）"))
+    ax.set_title(bilingual("Population stocks", "人口存量"))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    return _save(fig, path)
+
+
+def plot_land(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Path:
+    """New urban construction land against the 2021-2025 quota, and land per urban resident."""
+    fig, axes = _figure(1, 2, width=11)
+    start, end = LAND_QUOTA_PERIOD
+    time = point["time"].values
+    land = point["urban_construction_land"]
+    new_land = land - at_year(land, start)
+    quota = land_quota_km2(point)
+    ax = axes[0, 0]
+    mask = time >= start
+    if ensemble is not None:
+        members = ensemble["urban_construction_land"] - at_year(ensemble["urban_construction_land"], start)
+        low, high = (np.percentile(members.values, q, axis=0) for q in (5, 95))
+        ax.fill_between(time[mask], low[mask], high[mask], color="tab:brown", alpha=0.2,
+                        label=bilingual("90 % band", "90% 区间"))
+    ax.plot(time[mask], new_land.values[mask], color="tab:brown", lw=2,
+            label=bilingual("new land since end-2020, simulated", "2020年末以来新增建设用地（模拟）"))
+    ax.hlines(quota, start, end, color="tab:red", ls="--",
+              label=bilingual(f"quota 2021-2025 ({quota:.1f} km²)", "2021-2025年新增指标"))
+    ax.axvspan(start, end, color="tab:red", alpha=0.05)
+    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
+    ax.set_ylabel(bilingual("new urban construction land (km²)", "新增城镇建设用地（km²）"))
+    ax.set_title(bilingual("Land against quota", "建设用地与指标"))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    ax = axes[0, 1]
+    low_std = float(point["land_standard_minimum"].values[0])
+    high_std = float(point["land_standard_maximum"].values[0])
+    ax.axhspan(low_std, high_std, color="tab:green", alpha=0.12,
+               label=bilingual(f"GB 50137-2011 band ({low_std:g}-{high_std:g} m²)", "国家标准区间"))
+    ax.plot(time, point["land_per_urban_resident"].values, color="tab:brown", lw=2,
+            label=bilingual("land per urban resident, simulated", "人均城镇建设用地（模拟）"))
+    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
+    ax.set_ylabel(bilingual("m² per urban resident", "人均（m²）"))
+    ax.set_title(bilingual("Land per urban resident", "人均城镇建设用地"))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    return _save(fig, path)
+
+
+def plot_water(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Path:
+    """Urban water demand against the urban allocation under the regional cap."""
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    time = point["time"].values
+    scale = 1e-8  # m3 -> 亿 m3 (100 million m3)
+    if ensemble is not None:
+        low, high = (np.percentile(ensemble["urban_water_demand"].values, q, axis=0) * scale for q in (5, 95))
+        ax.fill_between(time, low, high, color="tab:blue", alpha=0.2, label=bilingual("90 % band", "90% 区间"))
+    ax.plot(time, point["urban_water_demand"].values * scale, color="tab:blue", lw=2,
+            label=bilingual("urban water demand", "城镇用水需求"))
+    ax.plot(time, point["water_cap"].values * scale, color="tab:red", lw=2, ls="--",
+            label=bilingual("urban allocation under the cap", "总量控制下的城镇可用水量"))
+    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
+    ax.set_ylabel(bilingual("water (100 million m³ per year)", "水量（亿m³/年）"))
+    ax.set_title(bilingual("Urban water against the cap (yishui dingcheng)", "城镇用水与用水总量控制（以水定城）"))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    return _save(fig, path)
+
+
+def write_plots(directory: Path, point: xr.Dataset, bands: Mapping[str, np.ndarray] | None,
+                ensemble: xr.Dataset | None, history: History) -> list[Path]:
+    """Write the four plots of a run archive into ``directory``."""
+    return [
+        plot_urbanization(point, bands, history, directory / "urbanization.png"),
+        plot_population(point, bands, history, directory / "population.png"),
+        plot_land(point, ensemble, directory / "land.png"),
+        plot_water(point, ensemble, directory / "water.png"),
+    ]

@@ -1,0 +1,203 @@
+"""One simulation job: check the config, run point + ensemble, write the archive atomically.
+
+``sim.py`` is a thin Hydra entry point around :func:`run_job`; Hydra multiruns call it once per
+scenario (a whole ensemble per job, never one sample per job).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import xarray as xr
+from omegaconf import DictConfig, OmegaConf
+
+from model import MODEL_PATH
+from model.spec import ModelSpec, ParameterError, load_spec
+
+from .archive import REPO_ROOT, build_manifest, finalize_manifest, remove_if_empty, staged_archive
+from .config import ConfigError, check_run_settings, resolve_parameters
+from .ensemble import (BAND_PERCENTILES, BAND_VARIABLES, Uncertainty, draw_members, make_engine,
+                       prediction_bands, predictive_draws, run_engine)
+from .results import ENSEMBLE_VARIABLES, check_finite, run_to_dataset
+from .summary import URBANIZATION_TARGETS, at_year, summarize
+
+DATA_PATH = REPO_ROOT / "data" / "inner_mongolia_2010_2020.csv"
+NETCDF_ENGINE = "netcdf4"
+
+
+class JobError(SystemExit):
+    """A refused job: the message is printed and the process exits with status 2."""
+
+
+def _fail(message: str, output_dir: Path | None) -> JobError:
+    if output_dir is not None:
+        remove_if_empty(output_dir)
+    print(f"sim.py: error: {message}", file=sys.stderr)
+    return JobError(2)
+
+
+def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None):
+    """Check the composed config; return the resolved parameters, run settings and uncertainty."""
+    try:
+        resolved = resolve_parameters(cfg, spec)
+        settings = check_run_settings(cfg, spec.variables["initial_time"].value)
+        uncertainty = Uncertainty.from_config(
+            OmegaConf.to_container(cfg.calibrated.uncertainty, resolve=True)
+            if OmegaConf.select(cfg, "calibrated.uncertainty") is not None else None,
+            spec,
+        )
+    except (ParameterError, ConfigError) as error:
+        raise _fail(str(error), output_dir) from None
+    return resolved, settings, uncertainty
+
+
+def simulate(cfg: DictConfig, spec: ModelSpec, resolved, settings, uncertainty, progress: bool = True):
+    """Run the point estimate and the ensemble; return datasets, bands and predictive draws."""
+    engine = make_engine(cfg.engine.name)
+    point_result = run_engine(engine, resolved.values, 1, settings)
+    point = run_to_dataset(point_result, spec)
+    check_finite(point)
+    seeds = np.random.SeedSequence(settings["seed"]).spawn(2)
+    member_rng, noise_rng = np.random.default_rng(seeds[0]), np.random.default_rng(seeds[1])
+    n_samples = settings["samples"] if uncertainty.available else 0
+    ensemble, bands, predictive = None, {}, None
+    if n_samples > 0:
+        members = draw_members(resolved, uncertainty, n_samples, member_rng)
+        columns = [name for name in ENSEMBLE_VARIABLES if name in spec.variables]
+        result = run_engine(engine, members, n_samples, settings, columns, progress=progress)
+        ensemble = run_to_dataset(result, spec, sample_axis=True)
+        check_finite(ensemble)
+        for name, values in members.items():
+            if np.ndim(values) == 1:
+                var = spec.variables[name]
+                ensemble[f"param_{name}"] = ("sample", np.asarray(values, dtype=float),
+                                             {"units": var.units, "description": f"member value of {name}: {var.description}"})
+        bands = prediction_bands({name: result.values[name] for name in BAND_VARIABLES},
+                                 uncertainty.observation_noise, noise_rng)
+        sigma = uncertainty.observation_noise.get("urbanization_rate", 0.0)
+        predictive = {
+            year: predictive_draws(at_year(ensemble["urbanization_rate"], year).values, sigma, noise_rng)
+            for year in URBANIZATION_TARGETS if year <= point["time"].values[-1]
+        }
+    for name, values in bands.items():
+        base = name.rsplit("_p", 1)[0]
+        q = int(name.rsplit("_p", 1)[1])
+        point[name] = ("time", values, {
+            "units": point[base].attrs["units"],
+            "description": f"{q}th percentile of {base} over {n_samples} ensemble members "
+                           f"(calibrated parameter uncertainty plus observation noise)",
+        })
+    return point, ensemble, bands, predictive
+
+
+def write_archive(output_dir: Path, cfg: DictConfig, point: xr.Dataset, ensemble: xr.Dataset | None,
+                  bands: dict, summary: dict, manifest: dict, make_plots: bool) -> None:
+    """Write every file of the archive into a staging directory, then publish it atomically."""
+    with staged_archive(output_dir) as staging:
+        point.attrs.update({
+            "title": "Inner Mongolia urbanization SD model: point run (calibrated point estimates)",
+            "scenario": str(cfg.scenario.name),
+            "time_convention": "the value at model time Y is the year-end value of year Y",
+        })
+        point.to_netcdf(staging / "outputs.nc", engine=NETCDF_ENGINE)
+        if ensemble is not None:
+            ensemble.attrs.update({"title": "Ensemble members over calibrated parameter uncertainty",
+                                   "scenario": str(cfg.scenario.name)})
+            ensemble.to_netcdf(staging / "ensemble.nc", engine=NETCDF_ENGINE)
+        (staging / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        if make_plots:
+            from .history import load_history
+            from .plots import write_plots
+
+            write_plots(staging, point, bands, ensemble, load_history(DATA_PATH))
+        (staging / "README.md").write_text(
+            archive_readme(cfg, manifest, has_ensemble=ensemble is not None, has_bands=bool(bands),
+                           has_plots=make_plots))
+        finalize_manifest(staging, manifest)
+
+
+def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_bands: bool,
+                   has_plots: bool) -> str:
+    """A short description of the archive's files and how to reproduce it."""
+    overrides = " ".join(manifest.get("overrides", []))
+    commit = manifest["git"].get("commit") or "unknown"
+    lines = [
+        f"# Run archive: scenario `{cfg.scenario.name}`",
+        "",
+        f"Made by `python sim.py {overrides}`".rstrip() + f" at git commit `{commit}`"
+        + (" (with uncommitted changes)" if manifest["git"].get("dirty") else "") + ".",
+        "",
+        "| file | content |",
+        "|---|---|",
+        "| `outputs.nc` | point run: every model variable over `time` (units and descriptions as attributes)"
+        + (" and the prediction bands `*_p05/_p50/_p95`" if has_bands else "") + " |",
+    ]
+    if has_ensemble:
+        lines.append("| `ensemble.nc` | ensemble members, dimensions (sample, time), with each member's parameter values |")
+    lines += [
+        "| `summary.json` | targets (69 % in 2025, 72 % in 2035), water against the cap, land against the quota and the standard |",
+        "| `config.yaml` | the resolved configuration (parameters, run settings, seed) |",
+        "| `manifest.json` | git commit, hashes of model/config/data/archive files, package versions, command, seed, wall time |",
+    ]
+    if has_plots:
+        lines.append("| `*.png` | urbanization, population, land and water plots |")
+    lines += [
+        "",
+        "Reproduce: check out the commit, then run the same command (the seed is in config.yaml), or",
+        "`python -m simulator.reproduce <this directory>`, which re-runs from config.yaml and compares.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_job(cfg: DictConfig, output_dir: Path, overrides: Sequence[str] = (), progress: bool = True) -> dict[str, Any]:
+    """Run one simulation job and write its archive into ``output_dir``; return the summary."""
+    started = time.perf_counter()
+    spec = load_spec(MODEL_PATH)
+    resolved, settings, uncertainty = prepare(cfg, spec, output_dir)
+    try:
+        point, ensemble, bands, predictive = simulate(cfg, spec, resolved, settings, uncertainty, progress)
+    except FloatingPointError as error:
+        raise _fail(str(error), output_dir) from None
+    info = {
+        "scenario": str(cfg.scenario.name),
+        "title": str(cfg.scenario.get("title", cfg.scenario.name)),
+        "engine": str(cfg.engine.name),
+        "seed": settings["seed"],
+        "ensemble_members": int(ensemble.sizes["sample"]) if ensemble is not None else 0,
+        "uncertainty": uncertainty.method if uncertainty.available else
+        "none: the calibrated config carries no parameter draws, so only the point run was made",
+    }
+    summary = summarize(point, ensemble, predictive, info)
+    inputs = {"model": MODEL_PATH}
+    if DATA_PATH.is_file():
+        inputs["data"] = DATA_PATH
+    manifest = build_manifest(
+        kind="simulation", overrides=list(overrides), seed=settings["seed"],
+        wall_time_s=time.perf_counter() - started, inputs=inputs,
+        extra={"scenario": str(cfg.scenario.name), "engine": str(cfg.engine.name),
+               "parameters": {name: {"value": value, "source": resolved.sources[name]}
+                              for name, value in sorted(resolved.values.items())}},
+    )
+    write_archive(output_dir, cfg, point, ensemble, bands, summary, manifest, bool(cfg.plots))
+    return summary
+
+
+def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
+    """A few lines for the terminal."""
+    rates = summary["urbanization_rate_pct"]
+    print(f"scenario {summary['scenario']}: urbanization "
+          + ", ".join(f"{year} {value:.2f} %" for year, value in rates.items() if year in ("2020", "2025", "2035")))
+    for year, target in summary["targets"].items():
+        reach = target.get("probability")
+        extra = f", P(reach) = {reach:.2f}" if reach is not None else ""
+        print(f"  {target['target_pct']:g} % in {year}: point estimate {target['point_estimate_pct']:.2f} %{extra}")
+    water, land = summary["water"], summary["land"]
+    print(f"  water: worst year {water['worst_year']}, margin {water['smallest_margin']:.3g} m3/yr; "
+          f"land 2021-2025: {land['new_land_2021_2025_km2']:.1f} of {land['quota_2021_2025_km2']:.1f} km2")
+    print(f"archive: {output_dir}")

@@ -1,0 +1,172 @@
+"""Targets and limits of the plan, evaluated on a point run and on an ensemble (``summary.json``).
+
+The same indicator functions serve single runs, ensembles (a ``sample`` dimension) and the
+scenario comparison, so every number in a table can be recomputed from an archive.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+#: Resident urbanization targets of the plan (ch.2 sec.3): about 69 % in 2025, about 72 % in 2035.
+URBANIZATION_TARGETS = {2025: 69.0, 2035: 72.0}
+#: The quota period of the plan's land target (new land 2021-2025 = land(2025) - land(2020)).
+LAND_QUOTA_PERIOD = (2020, 2025)
+#: Relative tolerance when comparing a quantity with a limit it is constrained to meet exactly.
+LIMIT_TOLERANCE = 1e-9
+
+
+def at_year(data: xr.DataArray, year: float) -> xr.DataArray:
+    """Value at model time ``year`` (year-end value)."""
+    times = data["time"].values
+    index = np.flatnonzero(np.isclose(times, year))
+    if index.size == 0:
+        raise KeyError(f"year {year} is outside the simulated times {times[0]:g}-{times[-1]:g}")
+    return data.isel(time=int(index[0]))
+
+
+def constant(point: xr.Dataset, name: str) -> float:
+    """A constant of the model from a point run (same value at every time)."""
+    return float(np.asarray(point[name].values).reshape(-1)[0])
+
+
+def land_quota_km2(point: xr.Dataset) -> float:
+    """The 2021-2025 land quota [km2] of the run (``new_land_quota_2021_2025`` is in mu)."""
+    return constant(point, "new_land_quota_2021_2025") * constant(point, "m2_per_mu") / constant(point, "m2_per_km2")
+
+
+def indicators(ds: xr.Dataset, point: xr.Dataset) -> dict[str, xr.DataArray]:
+    """Indicators of the targets and limits, per member if ``ds`` has a ``sample`` dimension.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A point run or an ensemble (variables ``urbanization_rate``, ``urban_water_demand``,
+        ``water_cap``, ``urban_construction_land``, ``land_per_urban_resident``).
+    point : xarray.Dataset
+        The point run, which supplies the constants (quota, land standard).
+    """
+    start, end = LAND_QUOTA_PERIOD
+    new_land = at_year(ds["urban_construction_land"], end) - at_year(ds["urban_construction_land"], start)
+    quota = land_quota_km2(point)
+    low, high = constant(point, "land_standard_minimum"), constant(point, "land_standard_maximum")
+    last_year = float(ds["time"].values[-1])
+    land_pc_end = at_year(ds["land_per_urban_resident"], last_year)
+    demand, cap = ds["urban_water_demand"], ds["water_cap"]
+    horizon = ds["time"] <= max(URBANIZATION_TARGETS)
+    within_cap = (demand <= cap * (1 + LIMIT_TOLERANCE)).where(horizon, True).all("time")
+    result = {
+        "new_land_2021_2025_km2": new_land,
+        "land_within_quota": new_land <= quota * (1 + LIMIT_TOLERANCE),
+        "land_per_capita_end": land_pc_end,
+        "land_per_capita_in_standard": (land_pc_end >= low) & (land_pc_end <= high),
+        "water_within_cap": within_cap,
+        "max_water_stress": (demand / cap.where(cap > 0)).where(horizon).max("time"),
+    }
+    for year, target in URBANIZATION_TARGETS.items():
+        rate = at_year(ds["urbanization_rate"], year)
+        result[f"urbanization_{year}"] = rate
+        result[f"reach_{target:g}_{year}"] = rate >= target
+    return result
+
+
+def _water_summary(point: xr.Dataset) -> dict[str, Any]:
+    demand, cap = point["urban_water_demand"], point["water_cap"]
+    margin = cap - demand
+    worst = int(np.argmin(margin.values))
+    ratio = (demand / cap.where(cap > 0)).values
+    return {
+        "units": "m3/Year",
+        "worst_year": int(point["time"].values[worst]),
+        "worst_year_demand": float(demand.values[worst]),
+        "worst_year_cap": float(cap.values[worst]),
+        "smallest_margin": float(margin.values[worst]),
+        "largest_demand_to_cap_ratio": float(np.nanmax(ratio)) if np.any(np.isfinite(ratio)) else None,
+        "within_cap_every_year": bool(np.all(demand.values <= cap.values * (1 + LIMIT_TOLERANCE))),
+        "years_over_cap": [int(t) for t, over in zip(point["time"].values, demand.values > cap.values) if over],
+        "note": "water_cap is the urban allocation: the regional cap minus non-urban use (以水定城)",
+    }
+
+
+def _land_summary(point: xr.Dataset) -> dict[str, Any]:
+    start, end = LAND_QUOTA_PERIOD
+    land = point["urban_construction_land"]
+    new_land = float(at_year(land, end) - at_year(land, start))
+    quota = land_quota_km2(point)
+    low, high = constant(point, "land_standard_minimum"), constant(point, "land_standard_maximum")
+    per_capita = point["land_per_urban_resident"]
+    outside = [int(t) for t, v in zip(point["time"].values, per_capita.values) if not low <= v <= high]
+    return {
+        "new_land_2021_2025_km2": new_land,
+        "quota_2021_2025_km2": quota,
+        "share_of_quota_used": new_land / quota if quota > 0 else None,
+        "within_quota": bool(new_land <= quota * (1 + LIMIT_TOLERANCE)),
+        "land_per_urban_resident_m2": {str(int(y)): float(at_year(per_capita, y))
+                                       for y in (2015, 2020, 2025, 2035) if y <= point["time"].values[-1]},
+        "standard_m2_per_person": [low, high],
+        "standard_source": "GB 50137-2011, climate zones I, II, VI, VII",
+        "within_standard_at_end": bool(low <= float(per_capita.values[-1]) <= high),
+        "years_outside_standard": outside,
+    }
+
+
+def probability(flags: xr.DataArray) -> float:
+    """Share of members for which ``flags`` is true."""
+    return float(np.mean(np.asarray(flags.values, dtype=bool)))
+
+
+def summarize(point: xr.Dataset, ensemble: xr.Dataset | None = None,
+              predictive_rates: dict[int, np.ndarray] | None = None,
+              info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build ``summary.json``.
+
+    Parameters
+    ----------
+    point : xarray.Dataset
+        The point run (calibrated point estimates).
+    ensemble : xarray.Dataset, optional
+        Members with dimensions ``(sample, time)``.
+    predictive_rates : dict of int to ndarray, optional
+        Urbanization rate of each member in the target years plus observation noise [%]; the
+        probabilities of reaching the targets are computed from these.
+    info : dict, optional
+        Scenario and run information to include.
+    """
+    rate = point["urbanization_rate"]
+    hukou = point["hukou_urbanization_rate"]
+    years = [y for y in (2015, 2020, 2025, 2030, 2035) if y <= point["time"].values[-1]]
+    summary: dict[str, Any] = dict(info or {})
+    summary["urbanization_rate_pct"] = {str(y): float(at_year(rate, y)) for y in years}
+    summary["hukou_urbanization_rate_pct"] = {str(y): float(at_year(hukou, y)) for y in years}
+    summary["total_population_persons"] = {str(y): float(at_year(point["total_population"], y)) for y in years}
+    targets = {}
+    for year, target in URBANIZATION_TARGETS.items():
+        if year > point["time"].values[-1]:
+            continue
+        entry = {"target_pct": target, "source": "plan ch.2 sec.3 (about 69 % in 2025, about 72 % in 2035)",
+                 "point_estimate_pct": float(at_year(rate, year)),
+                 "reached_by_point_estimate": bool(at_year(rate, year) >= target)}
+        if ensemble is not None:
+            member_rates = at_year(ensemble["urbanization_rate"], year).values
+            entry["probability_parameters_only"] = float(np.mean(member_rates >= target))
+            entry["band_90_pct_parameters_only"] = [float(np.percentile(member_rates, 5)),
+                                                    float(np.percentile(member_rates, 95))]
+        if predictive_rates is not None and year in predictive_rates:
+            observed = predictive_rates[year]
+            entry["probability"] = float(np.mean(observed >= target))
+            entry["band_90_pct"] = [float(np.percentile(observed, 5)), float(np.percentile(observed, 95))]
+        targets[str(year)] = entry
+    summary["targets"] = targets
+    summary["water"] = _water_summary(point)
+    summary["land"] = _land_summary(point)
+    if ensemble is not None:
+        flags = indicators(ensemble, point)
+        summary["ensemble"] = {
+            "members": int(ensemble.sizes["sample"]),
+            "p_water_within_cap": probability(flags["water_within_cap"]),
+            "p_land_within_quota": probability(flags["land_within_quota"]),
+            "p_land_per_capita_in_standard": probability(flags["land_per_capita_in_standard"]),
+        }
+    return summary
