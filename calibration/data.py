@@ -1,0 +1,218 @@
+"""Load and validate the statistics file ``data/inner_mongolia_2010_2020.csv``.
+
+The file is long format, one figure per row::
+
+    year,region,variable,value,unit,source_url,source_title,note
+
+The ``note`` starts with a *basis tag* in brackets (``[pre-census basis: ...]``, ``[census-2020]``,
+``[post-census basis]``, ``[hukou basis]``...), then the evidence status (confirmed / derived /
+UNVERIFIED) and a confidence. :func:`load_observations` checks the file and returns a tidy
+:class:`pandas.DataFrame` with the basis tag parsed and an ``unverified`` flag; any problem raises
+:class:`DataFileError` naming the file, the line, the column and the fix.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_PATH = REPO_ROOT / "data" / "inner_mongolia_2010_2020.csv"
+
+REQUIRED_COLUMNS = ("year", "region", "variable", "value", "unit", "source_url", "source_title", "note")
+
+#: Units the file may use, with the factor that converts a value to the model's units.
+#: Source: data/README.md (population in 10k persons, rates in permille or %, water in 100 million m3,
+#: area in km2). ``persons`` and ``km2`` are accepted for completeness.
+UNIT_FACTORS = {
+    "10k persons": (1.0e4, "persons"),
+    "persons": (1.0, "persons"),
+    "%": (1.0, "%"),
+    "permille": (1.0e-3, "1/Year"),
+    "100 million m3": (1.0e8, "m3/Year"),
+    "m3/person": (1.0, "m3/person"),
+    "km2": (1.0, "km2"),
+}
+
+#: Normalised basis tags (the text in brackets at the start of ``note``, without " basis").
+BASIS_TAGS = {
+    "pre-census": "pre-census",
+    "census-2010": "census-2010",
+    "census-2020": "census-2020",
+    "post-census": "post-census",
+    "revised post-census": "revised-post-census",
+    "hukou": "hukou",
+    "infrastructure": "infrastructure",
+}
+
+_TAG_PATTERN = re.compile(r"^\s*\[([^\]]*)\]")
+
+
+class DataFileError(ValueError):
+    """A statistics file that cannot be used as it is (the message names the line and the fix)."""
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of the bytes of ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_basis(note: str) -> str:
+    """Return the normalised basis tag of a ``note``.
+
+    Parameters
+    ----------
+    note : str
+        The ``note`` field, e.g. ``"[pre-census basis: original bulletin series ...] confirmed; high"``.
+
+    Returns
+    -------
+    str
+        ``pre-census``, ``census-2010``, ``census-2020``, ``post-census``, ``revised-post-census``,
+        ``hukou``, ``infrastructure``, or ``untagged`` when the note has no bracketed tag.
+    """
+    match = _TAG_PATTERN.match(note or "")
+    if not match:
+        return "untagged"
+    head = re.split(r"[:,]", match.group(1))[0].strip().lower()
+    head = re.sub(r"\s+basis$", "", head).strip()
+    return BASIS_TAGS.get(head, head.replace(" ", "-"))
+
+
+def parse_status(note: str) -> str:
+    """Return the evidence status of a ``note``: ``confirmed``, ``derived``, ``UNVERIFIED`` or ``unstated``."""
+    text = _TAG_PATTERN.sub("", note or "")
+    if "UNVERIFIED" in (note or ""):
+        return "UNVERIFIED"
+    for status in ("derived", "confirmed"):
+        if re.search(rf"\b{status}\b", text, flags=re.IGNORECASE):
+            return status
+    return "unstated"
+
+
+def _fail(path: Path, line: int | None, column: str | None, problem: str, fix: str) -> DataFileError:
+    where = f"{path}" + (f", line {line}" if line is not None else "") + (
+        f", column '{column}'" if column else "")
+    return DataFileError(f"{where}: {problem}. Fix: {fix}")
+
+
+def load_observations(path: str | Path = DATA_PATH) -> pd.DataFrame:
+    """Read, check and tidy the statistics file.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file (default: ``data/inner_mongolia_2010_2020.csv`` at the repository top).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per figure with columns ``year`` (int), ``region``, ``variable``, ``value`` (float, in
+        the file's unit), ``unit``, ``value_model`` (float, in ``unit_model``), ``unit_model``,
+        ``basis`` (normalised tag), ``status`` (confirmed / derived / UNVERIFIED / unstated),
+        ``unverified`` (bool), ``source_url``, ``source_title``, ``note`` and ``line`` (line number in
+        the file, the header being line 1).
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing or empty, a column is missing, a year or value is not a number, a
+        (year, region, variable) key is repeated, or a unit is unknown. The message names the file,
+        the line, the column and the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, None, None, "the file does not exist",
+                    "pass the path of the statistics CSV (data/inner_mongolia_2010_2020.csv)")
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames
+        if not header:
+            raise _fail(path, 1, None, "the file is empty (no header line)",
+                        f"restore the header {','.join(REQUIRED_COLUMNS)}")
+        missing = [name for name in REQUIRED_COLUMNS if name not in header]
+        if missing:
+            raise _fail(path, 1, missing[0],
+                        f"missing column(s) {missing} in the header {header}",
+                        f"add the column(s); the header must contain {','.join(REQUIRED_COLUMNS)}")
+        rows = []
+        seen: dict[tuple, int] = {}
+        for index, raw in enumerate(reader):
+            line = reader.line_num  # last physical line of this record
+            rows.append(_check_row(path, line, raw, seen))
+    if not rows:
+        raise _fail(path, 2, None, "the file has a header but no data rows", "restore the data rows")
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(["region", "variable", "year"], kind="stable").reset_index(drop=True)
+
+
+def _check_row(path: Path, line: int, raw: dict, seen: dict) -> dict:
+    if None in raw or any(raw.get(name) is None for name in REQUIRED_COLUMNS):
+        raise _fail(path, line, None, "the row has a different number of fields than the header",
+                    "quote fields that contain commas and give every column a value")
+    year_text = raw["year"].strip()
+    try:
+        year = int(year_text)
+    except ValueError:
+        raise _fail(path, line, "year", f"year {year_text!r} is not an integer",
+                    "write the calendar year as an integer, e.g. 2015") from None
+    value_text = raw["value"].strip()
+    try:
+        value = float(value_text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise _fail(path, line, "value", f"value {value_text!r} is not a finite number",
+                    "write a plain decimal number (no units, thousands separators or text; "
+                    "put comments in the note column)")
+    unit = raw["unit"].strip()
+    if unit not in UNIT_FACTORS:
+        raise _fail(path, line, "unit", f"unknown unit {unit!r}",
+                    f"use one of {sorted(UNIT_FACTORS)} (or add the unit and its conversion to "
+                    f"calibration.data.UNIT_FACTORS)")
+    region, variable = raw["region"].strip(), raw["variable"].strip()
+    for column, text in (("region", region), ("variable", variable)):
+        if not text:
+            raise _fail(path, line, column, f"empty {column}", f"give the {column} of the figure")
+    key = (year, region, variable)
+    if key in seen:
+        raise _fail(path, line, "variable",
+                    f"duplicate key (year={year}, region={region!r}, variable={variable!r}), "
+                    f"already on line {seen[key]}",
+                    "keep one row per (year, region, variable): delete or rename one of the two")
+    seen[key] = line
+    note = raw["note"].strip()
+    factor, unit_model = UNIT_FACTORS[unit]
+    status = parse_status(note)
+    return {
+        "year": year, "region": region, "variable": variable, "value": value, "unit": unit,
+        "value_model": value * factor, "unit_model": unit_model, "basis": parse_basis(note),
+        "status": status, "unverified": status == "UNVERIFIED",
+        "source_url": raw["source_url"].strip(), "source_title": raw["source_title"].strip(),
+        "note": note, "line": line,
+    }
+
+
+def series(frame: pd.DataFrame, variable: str, region: str = "Inner Mongolia") -> pd.DataFrame:
+    """Rows of one variable and region, sorted by year (empty frame if absent)."""
+    rows = frame[(frame["variable"] == variable) & (frame["region"] == region)]
+    return rows.sort_values("year").reset_index(drop=True)
+
+
+def value_of(frame: pd.DataFrame, variable: str, year: int, region: str = "Inner Mongolia",
+             model_units: bool = True) -> float:
+    """The single value of ``variable`` in ``year``; :class:`DataFileError` if it is not in the file."""
+    rows = frame[(frame["variable"] == variable) & (frame["region"] == region) & (frame["year"] == year)]
+    if len(rows) != 1:
+        raise DataFileError(
+            f"the statistics file has no row year={year}, region={region!r}, variable={variable!r}; "
+            f"the calibration needs it: restore the row or change the calibration config")
+    return float(rows["value_model" if model_units else "value"].iloc[0])
