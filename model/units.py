@@ -268,6 +268,11 @@ class _UnitParser:
                 )
             return DIMENSIONLESS
         if kind == "atom":
+            if re.match(r"[+-]?\d", text):
+                raise UnitSyntaxError(
+                    f"units '{self.text}' start a unit name with a number ('{text}'); scale "
+                    f"factors belong in conversion constants"
+                )
             if text.lower() in DIMENSIONLESS_NAMES:
                 return DIMENSIONLESS
             return Dimension.of({canonical_atom(text): 1})
@@ -900,7 +905,9 @@ def check_abstract_model(abstract) -> list[UnitIssue]:
         time_units = time_step.units
     else:
         time_units = parse_units(DEFAULT_TIME_UNITS)
-    render = _Renderer({key: var.name for key, var in declared.items()})
+    display_names = {"time": "Time"}
+    display_names.update({key: var.name for key, var in declared.items()})
+    render = _Renderer(display_names)
     checker = _ModelUnitChecker(declared=declared, time_units=time_units, render=render)
     checker.issues = issues
 
