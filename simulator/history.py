@@ -10,50 +10,43 @@ from pathlib import Path
 from .archive import REPO_ROOT
 
 DATA_PATH = REPO_ROOT / "data" / "inner_mongolia_2010_2020.csv"
-TEN_THOUSAND = 1e4  # the data file counts persons in 10k persons (万人)
 
 
-def _basis(note: str) -> str:
-    note = note.lower()
-    if "pre-census" in note:
-        return "pre-census"
-    if "hukou" in note:
-        return "hukou"
-    if "census-2010" in note or "census-2020" in note:
-        return "census"
-    return "post-census"
+CENSUS_BEFORE_YEAR_END = 61 / 365  # [Year] from the census date (1 November) to the year-end
 
 
-def load_history(path: str | Path = DATA_PATH) -> dict[str, list[tuple[int, float, str]]]:
-    """Province-level history for plots: ``{series: [(year, value, basis), ...]}``.
+def _plot_basis(basis: str) -> str:
+    """Plots distinguish only the pre-census bulletins from census-consistent figures."""
+    return "pre-census" if basis == "pre-census" else ("hukou" if basis == "hukou" else "census")
+
+
+def load_history(path: str | Path = DATA_PATH) -> dict[str, list[tuple[float, float, str]]]:
+    """Province-level history for plots: ``{series: [(year, value, basis), ...]}`` in model units.
 
     Series: ``urbanization_rate`` [%] (bulletins, censuses, the revised 2015 rate),
-    ``hukou_urbanization_rate`` [%], ``total_population`` [persons] (bulletins; censuses are
-    plotted at the year they were taken). Returns empty series if the data file is absent.
+    ``hukou_urbanization_rate`` [%], ``total_population`` [persons] (bulletins; the censuses of
+    1 November are plotted at their year). Returns no series if the data file is absent.
     """
-    from calibration.data import load_data
+    from calibration.data import load_observations
 
     path = Path(path)
     if not path.is_file():
         return {}
-    frame = load_data(path)
+    frame = load_observations(path)
     frame = frame[frame["region"] == "Inner Mongolia"]
     wanted = {
-        "urbanization_rate_pct": ("urbanization_rate", 1.0),
-        "urbanization_rate_pct_revised": ("urbanization_rate", 1.0),
-        "hukou_urbanization_rate_pct": ("hukou_urbanization_rate", 1.0),
-        "resident_population": ("total_population", TEN_THOUSAND),
-        "census_population": ("total_population", TEN_THOUSAND),
+        "urbanization_rate_pct": "urbanization_rate",
+        "urbanization_rate_pct_revised": "urbanization_rate",
+        "hukou_urbanization_rate_pct": "hukou_urbanization_rate",
+        "resident_population": "total_population",
+        "census_population": "total_population",
     }
-    history: dict[str, list[tuple[int, float, str]]] = {}
-    for row in frame.itertuples(index=False):
-        if row.variable not in wanted:
-            continue
-        series, scale = wanted[row.variable]
-        basis = "census" if row.variable.endswith("_revised") else _basis(str(row.note))
-        if series == "hukou_urbanization_rate":
-            basis = "hukou"
-        history.setdefault(series, []).append((int(row.year), float(row.value) * scale, basis))
+    history: dict[str, list[tuple[float, float, str]]] = {}
+    for row in frame[frame["variable"].isin(list(wanted))].itertuples(index=False):
+        # model time Y is the end of year Y; a census counts residents on 1 November of its year
+        when = row.year - CENSUS_BEFORE_YEAR_END if row.variable.startswith("census_") else row.year
+        history.setdefault(wanted[row.variable], []).append(
+            (float(when), float(row.value_model), _plot_basis(str(row.basis))))
     for points in history.values():
         points.sort()
     return history

@@ -37,7 +37,10 @@ def _figure(rows: int = 1, cols: int = 1, width: float = 8.0, height: float = 4.
 
 def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
+    for ax in fig.axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -140,8 +143,9 @@ def plot_land(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Pat
     ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
     ax.set_ylabel(bilingual("new urban construction land (km²)", "新增城镇建设用地（km²）"))
     ax.set_title(bilingual("Land against quota", "建设用地与指标"))
+    ax.set_ylim(bottom=0, top=max(quota, float(np.nanmax(new_land.values[mask]))) * 1.25 + 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="center right")
     ax = axes[0, 1]
     low_std = float(point["land_standard_minimum"].values[0])
     high_std = float(point["land_standard_maximum"].values[0])

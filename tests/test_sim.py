@@ -1,0 +1,223 @@
+"""sim.py: configuration checks, the run archive, atomic writing and the summary."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from hydra import compose, initialize_config_dir
+
+from model.spec import ParameterError
+from simulator.archive import ArchiveError, staged_archive, verify_archive
+from simulator.config import ResolvedParameters, preprocess_overrides, resolve_parameters
+from simulator.run import run_job
+from simulator.summary import at_year
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / "scenarios"
+REQUIRED_OUTPUTS = {
+    "total_population": "persons", "urban_population": "persons", "rural_population": "persons",
+    "urban_hukou_population": "persons", "urbanization_rate": "%", "hukou_urbanization_rate": "%",
+    "urban_construction_land": "km2", "urban_water_demand": "m3/Year", "water_cap": "m3/Year",
+}
+
+
+def compose_config(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def run_sim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, str(ROOT / "sim.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+# --------------------------------------------------------------------------- configuration
+SCENARIOS = sorted(path.stem for path in (CONFIG_DIR / "scenario").glob("*.yaml"))
+CALIBRATED = sorted(path.stem for path in (CONFIG_DIR / "calibrated").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("calibrated", CALIBRATED)
+def test_every_config_composes_and_names_only_model_parameters(scenario, calibrated, spec):
+    cfg = compose_config(f"scenario={scenario}", f"calibrated={calibrated}")
+    resolved = resolve_parameters(cfg, spec)
+    assert cfg.scenario.name == scenario, "a scenario file's name must match its file name"
+    for name, value in resolved.values.items():
+        low, high = spec.parameters[name].limits
+        assert low <= value <= high
+
+
+def test_parameter_layers_resolve_in_order(spec):
+    cfg = compose_config("calibrated=none", "++params.base_settlement_rate=0.03")
+    resolved = resolve_parameters(cfg, spec)
+    assert resolved.values == {"base_settlement_rate": 0.03}
+    assert resolved.sources == {"base_settlement_rate": "command line"}
+    assert resolved.fixed_by_user() == {"base_settlement_rate"}
+
+
+def test_a_typo_in_a_scenario_file_is_an_error(spec):
+    cfg = compose_config("calibrated=none")
+    cfg.scenario.params = {"base_setlement_rate": 0.02}
+    with pytest.raises(ParameterError, match=r"\[scenario\] unknown parameter 'base_setlement_rate'.*base_settlement_rate"):
+        resolve_parameters(cfg, spec)
+
+
+def test_command_line_parameter_checks(spec):
+    assert preprocess_overrides(["params.base_settlement_rate=0.02", "scenario=baseline"], spec) == [
+        "++params.base_settlement_rate=0.02", "scenario=baseline"]
+    assert preprocess_overrides(["params.base_settlement_rate=0.01,0.02"], spec) == [
+        "++params.base_settlement_rate=0.01,0.02"]
+    with pytest.raises(ParameterError, match="outside its documented range"):
+        preprocess_overrides(["params.base_settlement_rate=0.01,0.5"], spec)
+    with pytest.raises(ParameterError, match="not a parameter"):
+        preprocess_overrides(["params.urbanization_rate=70"], spec)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("params.base_migration_rate=0.02", "unknown parameter 'base_migration_rate'. Did you mean: "),
+    ("params.base_settlement_rate=0.5", "outside its documented range: it must be a number in [0, 0.1] 1/Year"),
+    ("params.base_settlement_rate=fast", "must be a number in [0, 0.1] 1/Year, got 'fast'"),
+    ("run.time_step=2", "run.time_step = 2 must be in (0, 1]"),
+    ("ensemble.samples=-5", "ensemble.samples must be a whole number >= 0"),
+])
+def test_bad_input_exits_nonzero_and_writes_nothing(tmp_path, override, message):
+    target = tmp_path / "archive"
+    completed = run_sim(override, f"hydra.run.dir={target}")
+    assert completed.returncode != 0
+    assert message in completed.stderr
+    assert not target.exists(), "a refused run must not leave its directory behind"
+
+
+# --------------------------------------------------------------------------- the archive
+@pytest.fixture(scope="module")
+def point_archive(tmp_path_factory):
+    """One complete run with the PySD reference engine (point run only: no ensemble)."""
+    target = tmp_path_factory.mktemp("runs") / "baseline"
+    target.mkdir()  # as Hydra does before the job starts
+    cfg = compose_config("engine=pysd", "calibrated=none", "ensemble.samples=0")
+    summary = run_job(cfg, target, overrides=["engine=pysd"], progress=False)
+    return target, summary
+
+
+def test_archive_holds_everything_listed(point_archive):
+    archive, _ = point_archive
+    for name in ("outputs.nc", "summary.json", "config.yaml", "manifest.json", "README.md",
+                 "urbanization.png", "population.png", "land.png", "water.png"):
+        assert (archive / name).is_file(), name
+    manifest = verify_archive(archive)
+    assert manifest["git"]["commit"] is None or len(manifest["git"]["commit"]) == 40
+    assert isinstance(manifest["git"]["dirty"], (bool, type(None)))
+    assert manifest["inputs"]["model"]["path"] == "model/inner_mongolia.mdl"
+    assert len(manifest["inputs"]["model"]["sha256"]) == 64
+    assert "scenario/baseline.yaml" in manifest["config_files"]
+    assert manifest["packages"]["pysd"] and manifest["seed"] == 20211122
+    assert manifest["wall_time_s"] > 0 and manifest["overrides"] == ["engine=pysd"]
+    assert set(manifest["files"]) >= {"outputs.nc", "summary.json", "config.yaml"}
+
+
+def test_outputs_have_units_descriptions_and_read_back_equal(point_archive, pysd_engine, spec):
+    archive, _ = point_archive
+    with xr.open_dataset(archive / "outputs.nc") as outputs:
+        assert outputs["time"].values[0] == 2015 and outputs["time"].values[-1] == 2035
+        for name, units in REQUIRED_OUTPUTS.items():
+            assert outputs[name].attrs["units"] == units
+            assert outputs[name].attrs["description"]
+        model_variables = {n for n, v in spec.variables.items() if v.kind in ("stock", "auxiliary", "constant")}
+        assert model_variables <= set(outputs.data_vars)
+        fresh = pysd_engine.run(return_columns=list(REQUIRED_OUTPUTS))
+        for name in REQUIRED_OUTPUTS:
+            np.testing.assert_array_equal(outputs[name].values, fresh[name])
+
+
+def test_summary_matches_the_outputs(point_archive):
+    archive, summary = point_archive
+    assert json.loads((archive / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    with xr.open_dataset(archive / "outputs.nc") as outputs:
+        for year in ("2020", "2025", "2035"):
+            assert summary["urbanization_rate_pct"][year] == pytest.approx(
+                float(at_year(outputs["urbanization_rate"], int(year))), rel=1e-12)
+        assert summary["targets"]["2025"]["reached_by_point_estimate"] == bool(
+            at_year(outputs["urbanization_rate"], 2025) >= 69)
+        new_land = float(at_year(outputs["urban_construction_land"], 2025) - at_year(outputs["urban_construction_land"], 2020))
+        assert summary["land"]["new_land_2021_2025_km2"] == pytest.approx(new_land, rel=1e-12)
+        assert summary["land"]["quota_2021_2025_km2"] == pytest.approx(640000 * 666.667 / 1e6)
+        margin = outputs["water_cap"].values - outputs["urban_water_demand"].values
+        assert summary["water"]["smallest_margin"] == pytest.approx(margin.min(), rel=1e-12)
+        assert summary["water"]["worst_year"] == int(outputs["time"].values[np.argmin(margin)])
+
+
+def test_altered_archive_is_detected(point_archive, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(point_archive[0], copy)
+    with open(copy / "summary.json", "a") as handle:
+        handle.write(" ")
+    with pytest.raises(ArchiveError, match="summary.json differs from the manifest"):
+        verify_archive(copy)
+    (copy / "manifest.json").unlink()
+    with pytest.raises(ArchiveError, match="did not finish"):
+        verify_archive(copy)
+
+
+def test_failed_run_leaves_no_directory(tmp_path, monkeypatch):
+    import simulator.plots
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(simulator.plots, "write_plots", broken)
+    target = tmp_path / "failing"
+    target.mkdir()
+    cfg = compose_config("engine=pysd", "calibrated=none", "ensemble.samples=0")
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_job(cfg, target, progress=False)
+    assert list(tmp_path.iterdir()) == [], "neither the run directory nor a staging directory may remain"
+
+
+def test_killed_run_never_looks_complete(tmp_path):
+    target = tmp_path / "killed"
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from simulator.archive import staged_archive
+        with staged_archive({str(target)!r}) as staging:
+            (staging / "outputs.nc").write_text("half")
+            os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert completed.returncode == -signal.SIGKILL
+    assert not target.exists() or not any(target.iterdir())
+    with pytest.raises(ArchiveError):
+        verify_archive(target)
+
+
+def test_staged_archive_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "full"
+    target.mkdir()
+    (target / "outputs.nc").write_text("earlier run")
+    with pytest.raises(ArchiveError, match="not empty"):
+        with staged_archive(target):
+            pass
+    assert (target / "outputs.nc").read_text() == "earlier run"
+
+
+def test_cli_run_writes_archive_into_hydra_run_dir(tmp_path):
+    target = tmp_path / "cli"
+    completed = run_sim("engine=pysd", "calibrated=none", "ensemble.samples=0", "plots=false",
+                        "params.base_settlement_rate=0.02", f"hydra.run.dir={target}")
+    assert completed.returncode == 0, completed.stderr
+    manifest = verify_archive(target)
+    assert manifest["parameters"]["base_settlement_rate"] == {"value": 0.02, "source": "command line"}
+    assert "++params.base_settlement_rate=0.02" in manifest["overrides"]
+    with xr.open_dataset(target / "outputs.nc") as outputs:
+        assert float(outputs["base_settlement_rate"].values[0]) == 0.02
