@@ -208,3 +208,16 @@ def load_spec(mdl_path: str | Path = MODEL_PATH) -> ModelSpec:
     """Return the (cached) :class:`ModelSpec` of ``mdl_path``."""
     path = Path(mdl_path).resolve()
     return _load_spec_cached(str(path), file_sha256(path))
+
+
+def parameter_table(spec: ModelSpec) -> str:
+    """The parameters as a Markdown table (name, value, range, units, first sentence of the comment)."""
+    lines = ["| parameter | value | range | units | what it is |", "|---|---|---|---|---|"]
+    for name, var in sorted(spec.parameters.items()):
+        first = var.description.split(". ")[0].rstrip(".")
+        lines.append(f"| `{name}` | {var.value:g} | [{var.limits[0]:g}, {var.limits[1]:g}] | {var.units} | {first} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(parameter_table(load_spec()))
