@@ -221,3 +221,9 @@ def test_cli_run_writes_archive_into_hydra_run_dir(tmp_path):
     assert "++params.base_settlement_rate=0.02" in manifest["overrides"]
     with xr.open_dataset(target / "outputs.nc") as outputs:
         assert float(outputs["base_settlement_rate"].values[0]) == 0.02
+
+
+def test_archive_reproduces_from_its_own_files(point_archive):
+    from simulator.reproduce import reproduce
+
+    assert reproduce(point_archive[0]) == []
