@@ -1,0 +1,365 @@
+"""The calibration as a function of its config: fits, noise, uncertainty, the alternative
+observation model and the out-of-sample check. Writes nothing (see :mod:`calibration.report`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from .baselines import constant_growth, linear_trend, un_wup_share
+from .data import DATA_PATH, file_sha256, load_observations
+from .fit import MultistartResult, NoiseEstimate, fit_with_noise, start_points
+from .objective import Problem, make_problem
+from .observation import APPROACHES, MODEL_START, SERIES, Observations, build_observations
+from .stats import fit_statistics
+from .uncertainty import BootstrapResult, laplace_covariance, parametric_bootstrap, summarise
+
+CENSUS_BASIS_OUTPUTS = ("urbanization_rate", "total_population")
+
+
+@dataclass
+class FitOutcome:
+    """One calibration (one observation model, one window).
+
+    Attributes
+    ----------
+    label : str
+        Short description (``bias 2015-2020``...).
+    problem : Problem
+        The problem at its final noise.
+    multistart : MultistartResult
+        All starts and their agreement.
+    noise : NoiseEstimate
+        Per-series noise.
+    theta_hat : numpy.ndarray
+        Point estimate of every fitted parameter (model, then nuisance).
+    predictions : numpy.ndarray
+        Predictions of every observation at the estimate [series units].
+    bootstrap : BootstrapResult or None
+        Parametric-bootstrap refits.
+    summary : pandas.DataFrame or None
+        Parameter table (:func:`calibration.uncertainty.summarise`).
+    laplace_cov : numpy.ndarray
+        Local covariance [parameter units].
+    wall_time_s : float
+        Wall time of this calibration [s].
+    """
+
+    label: str
+    problem: Problem
+    multistart: MultistartResult
+    noise: NoiseEstimate
+    theta_hat: np.ndarray
+    predictions: np.ndarray
+    bootstrap: BootstrapResult | None
+    summary: pd.DataFrame | None
+    laplace_cov: np.ndarray
+    wall_time_s: float
+
+    @property
+    def observations(self) -> Observations:
+        return self.problem.observations
+
+    @property
+    def params(self) -> dict[str, float]:
+        """Point estimates of the model parameters."""
+        n = len(self.problem.model_parameters)
+        return {name: float(v) for name, v in zip(self.problem.model_parameters, self.theta_hat[:n])}
+
+    @property
+    def nuisance(self) -> dict[str, float]:
+        n = len(self.problem.model_parameters)
+        return {name: float(v) for name, v in zip(self.observations.nuisance, self.theta_hat[n:])}
+
+    def residual_table(self) -> pd.DataFrame:
+        """Observations, predictions, residuals and census-consistent (de-biased) values."""
+        table = self.observations.table.copy()
+        table["predicted"] = self.predictions
+        table["residual"] = table["predicted"] - table["value"]
+        table["sigma"] = self.problem.sigma
+        table["standardised_residual"] = table["residual"] / table["sigma"]
+        nuisance = self.nuisance
+        table["value_census_basis"] = [
+            self.observations.debias(row.series, row.year, row.value, nuisance) if row.biased else row.value
+            for row in table.itertuples(index=False)]
+        table["predicted_census_basis"] = [
+            self.observations.debias(row.series, row.year, row.predicted, nuisance) if row.biased
+            else row.predicted for row in table.itertuples(index=False)]
+        return table
+
+    def statistics(self) -> pd.DataFrame:
+        """Fit statistics per series, as reported and (for biased series) on the census basis."""
+        table = self.residual_table()
+        rows = []
+        for name in self.observations.series_names:
+            part = table[table["series"] == name].sort_values("year")
+            bases = [("as reported", "predicted", "value")]
+            if part["biased"].any():
+                bases.append(("census basis", "predicted_census_basis", "value_census_basis"))
+            for basis, s_col, a_col in bases:
+                stats = fit_statistics(part[s_col], part[a_col]).as_dict()
+                rows.append({"series": name, "unit": SERIES[name].unit, "basis": basis,
+                             "years": f"{part['year'].min()}-{part['year'].max()}", **stats,
+                             "sigma": float(part["sigma"].iloc[0])})
+        return pd.DataFrame(rows)
+
+
+def _noise_settings(cfg: DictConfig, observations: Observations, borrowed: dict | None):
+    estimate = list(cfg.noise.estimate)
+    fixed = dict(cfg.noise.fixed)
+    if borrowed:
+        for name in observations.series_names:
+            if name in estimate and len(observations.index_of(name)) < int(cfg.noise.min_obs):
+                fixed.setdefault(name, borrowed[name])
+    initial = {name: float(cfg.noise.initial.get(name, fixed.get(name, 1.0)))
+               for name in observations.series_names}
+    initial.update({k: float(v) for k, v in fixed.items() if k in initial})
+    return estimate, fixed, dict(cfg.noise.floor), initial
+
+
+def calibrate(cfg: DictConfig, engine, spec, frame: pd.DataFrame, *, approach: str, last_year: int,
+              n_draws: int, borrowed_noise: dict | None = None, n_starts: int | None = None,
+              label: str | None = None) -> FitOutcome:
+    """Fit one observation model on one window, estimate the noise, bootstrap the parameters."""
+    clock = time.perf_counter()
+    observations = build_observations(frame, approach, first_year=int(cfg.window.first_year),
+                                      last_year=last_year, series=list(cfg.observation.series))
+    estimate, fixed_noise, floor, initial = _noise_settings(cfg, observations, borrowed_noise)
+    problem = make_problem(engine, observations, list(cfg.parameters), spec, initial,
+                           fixed=dict(cfg.fixed), time_step=float(cfg.time_step))
+    defaults = spec.defaults()
+    first = [defaults[n] for n in problem.model_parameters] + [0.0 for _ in observations.nuisance]
+    starts = start_points(problem.n_params, int(n_starts or cfg.fit.starts), int(cfg.fit.seed),
+                          first=problem.to_unit(np.clip(first, problem.lower, problem.upper)))
+    ms, noise = fit_with_noise(problem, starts, estimate, fixed_noise, floor,
+                               min_obs=int(cfg.noise.min_obs), max_rounds=int(cfg.noise.max_rounds))
+    x_hat = ms.best.x
+    theta_hat = problem.to_theta(x_hat)
+    predictions = problem.predict(x_hat[None, :])[0]
+    cov = laplace_covariance(problem, x_hat)
+    boot = summary = None
+    if n_draws > 0:
+        boot = parametric_bootstrap(problem, x_hat, n_draws, int(cfg.uncertainty.seed),
+                                    batch=int(cfg.uncertainty.batch))
+        summary = summarise(problem, theta_hat, boot.theta, cov, level=float(cfg.uncertainty.level))
+    return FitOutcome(label=label or f"{approach} {cfg.window.first_year}-{last_year}", problem=problem,
+                      multistart=ms, noise=noise, theta_hat=theta_hat, predictions=predictions,
+                      bootstrap=boot, summary=summary, laplace_cov=cov,
+                      wall_time_s=time.perf_counter() - clock)
+
+
+@dataclass
+class HoldoutResult:
+    """The out-of-sample check: the model and the baselines on the same split.
+
+    Attributes
+    ----------
+    fit : FitOutcome
+        The calibration on the training window.
+    table : pandas.DataFrame
+        One row per (series, held-out year): observed (census-consistent) value and the forecast of
+        every method.
+    errors : pandas.DataFrame
+        One row per (series, method): mean absolute error and RMSE over the held-out years, and
+        mean absolute percentage error.
+    training : pandas.DataFrame
+        The census-consistent training values every method saw.
+    band : pandas.DataFrame or None
+        The model's 90 % prediction band for the held-out values (parameter draws + noise).
+    """
+
+    fit: FitOutcome
+    table: pd.DataFrame
+    errors: pd.DataFrame
+    training: pd.DataFrame
+    band: pd.DataFrame | None = None
+
+
+def holdout_check(cfg: DictConfig, engine, spec, frame: pd.DataFrame) -> HoldoutResult:
+    """Calibrate up to ``holdout.last_year`` and forecast the later years; compare with baselines.
+
+    The split: the training fit sees the bulletin figures 2015..last_year through the reporting
+    bias (plus birth/death rates and hukou 2018); the held-out figures are the census-consistent
+    urbanization rate and population of the following years: bulletin years are de-biased with the
+    *training* estimate of the bias, the post-census 2020 figures are used as published. Every
+    method starts from the same census-consistent training values (the model's 2015 state and the
+    de-biased bulletin figures), so the comparison is one of dynamics.
+    """
+    last = int(cfg.holdout.last_year)
+    target_last = int(cfg.window.last_year)
+    fit = calibrate(cfg, engine, spec, frame, approach="bias", last_year=last,
+                    n_draws=int(cfg.holdout.draws), n_starts=int(cfg.holdout.starts),
+                    label=f"bias {cfg.window.first_year}-{last} (training)")
+    full = build_observations(frame, "bias", first_year=int(cfg.window.first_year),
+                              last_year=target_last, series=list(CENSUS_BASIS_OUTPUTS))
+    years_out = list(range(last + 1, target_last + 1))
+    names = fit.problem.model_parameters
+    params = dict(cfg.fixed)
+    params.update({n: np.array([v]) for n, v in fit.params.items()})
+    run = engine.run(params=params, n_samples=1, final_time=float(target_last), time_step=float(cfg.time_step),
+                     saveper=1.0, return_columns=list(CENSUS_BASIS_OUTPUTS))
+    year_index = _year_index(run.time, [MODEL_START, *years_out])
+    initial = {name: float(run.values[name][year_index[MODEL_START], 0]) for name in CENSUS_BASIS_OUTPUTS}
+    rows, training_rows = [], []
+    for series in CENSUS_BASIS_OUTPUTS:
+        part = full.table[full.table["series"] == series]
+        consistent = {}
+        for row in part.itertuples(index=False):
+            value = full.debias(series, row.year, row.value, fit.nuisance) if row.biased else row.value
+            consistent[int(row.year)] = float(value)
+        train_years = [MODEL_START] + [y for y in sorted(consistent) if MODEL_START < y <= last]
+        train_values = [initial[series]] + [consistent[y] for y in train_years[1:]]
+        raw = {int(r.year): float(r.value) for r in part.itertuples(index=False) if r.biased}
+        for y, v in zip(train_years, train_values):
+            training_rows.append({"series": series, "year": y, "value_census_basis": v,
+                                  "value_as_reported": raw.get(y, np.nan)})
+        if series == "urbanization_rate":
+            trend_name, trend = "UN WUP (constant urban-rural growth difference)", un_wup_share
+        else:
+            trend_name, trend = "constant growth rate (UN-type, first-last training years)", constant_growth
+        raw_years = [y for y in sorted(raw) if y <= last]
+        for y in years_out:
+            if y not in consistent:
+                continue
+            rows.append({
+                "series": series, "year": y, "observed_census_basis": consistent[y],
+                "basis": "de-biased bulletin (training bias)" if y in raw else "post-census",
+                "model": float(run.values[series][year_index[y], 0]),
+                trend_name: float(trend(train_years, train_values, [y])[0]),
+                "linear trend": float(linear_trend(train_years, train_values, [y])[0]),
+                "linear trend on raw bulletins (pre-census information only)":
+                    float(linear_trend(raw_years, [raw[t] for t in raw_years], [y])[0]) if len(raw_years) >= 2 else np.nan,
+            })
+    table = pd.DataFrame(rows)
+    methods = [c for c in table.columns if c not in ("series", "year", "observed_census_basis", "basis")]
+    errors = []
+    for series, part in table.groupby("series", sort=False):
+        for method in methods:
+            forecast = part[method].to_numpy(dtype=float)
+            observed = part["observed_census_basis"].to_numpy(dtype=float)
+            if np.all(np.isnan(forecast)):
+                continue
+            error = forecast - observed
+            errors.append({"series": series, "method": method, "n_years": int(error.size),
+                           "mean_abs_error": float(np.mean(np.abs(error))),
+                           "rmse": float(np.sqrt(np.mean(error ** 2))),
+                           "mape": float(100 * np.mean(np.abs(error) / np.abs(observed))),
+                           "errors_by_year": ", ".join(f"{y}: {e:+.4g}" for y, e in zip(part["year"], error))})
+    band = None
+    if fit.bootstrap is not None:
+        band = _prediction_band(cfg, engine, fit, table, target_last)
+    return HoldoutResult(fit=fit, table=table, errors=pd.DataFrame(errors),
+                         training=pd.DataFrame(training_rows), band=band)
+
+
+def _year_index(time: np.ndarray, years) -> dict[int, int]:
+    """Row of each year-end in a saved time axis; a clear error if one was not saved."""
+    index = {}
+    for year in years:
+        hits = np.flatnonzero(np.abs(np.asarray(time, dtype=float) - year) < 1e-6)
+        if hits.size != 1:
+            raise ValueError(f"year-end {year} is not in the saved times of the run")
+        index[int(year)] = int(hits[0])
+    return index
+
+
+def _prediction_band(cfg, engine, fit: FitOutcome, table: pd.DataFrame, target_last: int) -> pd.DataFrame:
+    """90 % band of the held-out values: bootstrap parameter draws plus the estimated noise."""
+    n_model = len(fit.problem.model_parameters)
+    draws = fit.bootstrap.theta[:, :n_model]
+    params = dict(cfg.fixed)
+    params.update({name: draws[:, j] for j, name in enumerate(fit.problem.model_parameters)})
+    run = engine.run(params=params, n_samples=draws.shape[0], final_time=float(target_last),
+                     time_step=float(cfg.time_step), saveper=1.0, return_columns=list(CENSUS_BASIS_OUTPUTS))
+    rng = np.random.default_rng(int(cfg.uncertainty.seed) + 1)
+    year_index = _year_index(run.time, sorted(set(table["year"])))
+    rows = []
+    for row in table.itertuples(index=False):
+        values = run.values[row.series][year_index[row.year]]
+        sigma = fit.noise.sigma[row.series]
+        values = values + sigma * rng.standard_normal(values.shape)
+        low, mid, high = np.percentile(values, [5, 50, 95])
+        rows.append({"series": row.series, "year": row.year, "p05": low, "p50": mid, "p95": high,
+                     "observed_census_basis": row.observed_census_basis,
+                     "inside": bool(low <= row.observed_census_basis <= high)})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class CalibrationResult:
+    """Everything one ``python -m calibration`` computes."""
+
+    cfg: Any
+    primary: FitOutcome
+    alternative: FitOutcome | None
+    holdout: HoldoutResult | None
+    observation_noise: dict
+    data_path: str
+    data_sha256: str
+    wall_time_s: float
+    timings: dict = field(default_factory=dict)
+
+
+def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> CalibrationResult:
+    """Run the whole calibration described by ``cfg`` (see ``scenarios/calibrate.yaml``).
+
+    Parameters
+    ----------
+    cfg : DictConfig or dict
+        The calibration config.
+    engine : object, optional
+        Ensemble engine (default: :func:`calibration.engine.make_engine` of ``cfg.engine``).
+    spec : model.spec.ModelSpec, optional
+        The model spec (default: :func:`model.spec.load_spec`).
+    """
+    from model.spec import load_spec
+
+    from .engine import make_engine
+
+    clock = time.perf_counter()
+    cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
+    if cfg.observation.approach not in APPROACHES:
+        raise ValueError(f"observation.approach must be one of {APPROACHES}, got {cfg.observation.approach!r}")
+    spec = spec or load_spec()
+    engine = engine or make_engine(str(cfg.engine))
+    data_path = DATA_PATH if cfg.data in (None, "") else cfg.data
+    frame = load_observations(data_path)
+    timings = {}
+    primary = calibrate(cfg, engine, spec, frame, approach=str(cfg.observation.approach),
+                        last_year=int(cfg.window.last_year), n_draws=int(cfg.uncertainty.draws))
+    timings["primary"] = primary.wall_time_s
+    alternative = None
+    if cfg.observation.compare:
+        other = [a for a in APPROACHES if a != cfg.observation.approach][0]
+        alternative = calibrate(cfg, engine, spec, frame, approach=other,
+                                last_year=int(cfg.window.last_year),
+                                n_draws=int(cfg.observation.compare_draws),
+                                borrowed_noise=primary.noise.sigma)
+        timings["alternative"] = alternative.wall_time_s
+    holdout = None
+    if cfg.holdout.enabled:
+        start = time.perf_counter()
+        holdout = holdout_check(cfg, engine, spec, frame)
+        timings["holdout"] = time.perf_counter() - start
+    noise = census_basis_noise(primary)
+    return CalibrationResult(cfg=cfg, primary=primary, alternative=alternative, holdout=holdout,
+                             observation_noise=noise, data_path=str(data_path),
+                             data_sha256=file_sha256(data_path),
+                             wall_time_s=time.perf_counter() - clock, timings=timings)
+
+
+def census_basis_noise(outcome: FitOutcome) -> dict[str, float]:
+    """Observation noise of the census-basis outputs used for prediction bands.
+
+    The per-series noise of the primary fit: the scatter of the (de-biased) figures around the
+    model path, which is what a yearly figure adds to the model's own uncertainty.
+    """
+    missing = [n for n in CENSUS_BASIS_OUTPUTS if n not in outcome.noise.sigma]
+    if missing:
+        raise ValueError(f"the calibration did not fit {missing}; they are needed for prediction bands")
+    return {name: float(outcome.noise.sigma[name]) for name in CENSUS_BASIS_OUTPUTS}
