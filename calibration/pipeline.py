@@ -303,6 +303,7 @@ class CalibrationResult:
     data_sha256: str
     wall_time_s: float
     timings: dict = field(default_factory=dict)
+    trajectories: pd.DataFrame | None = None
 
 
 def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> CalibrationResult:
@@ -347,10 +348,41 @@ def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> Calibrati
         holdout = holdout_check(cfg, engine, spec, frame)
         timings["holdout"] = time.perf_counter() - start
     noise = census_basis_noise(primary)
+    paths = [trajectories(cfg, engine, primary)]
+    if alternative is not None:
+        paths.append(trajectories(cfg, engine, alternative))
     return CalibrationResult(cfg=cfg, primary=primary, alternative=alternative, holdout=holdout,
                              observation_noise=noise, data_path=str(data_path),
                              data_sha256=file_sha256(data_path),
-                             wall_time_s=time.perf_counter() - clock, timings=timings)
+                             wall_time_s=time.perf_counter() - clock, timings=timings,
+                             trajectories=pd.concat(paths, ignore_index=True))
+
+
+TRAJECTORY_OUTPUTS = ("urbanization_rate", "total_population", "hukou_urbanization_rate",
+                      "cumulative_hukou_settlement")
+
+
+def trajectories(cfg: DictConfig, engine, outcome: FitOutcome) -> pd.DataFrame:
+    """Yearly model paths on the census basis at the estimate, with the 5-95 % range over the
+    bootstrap parameter draws (parameter uncertainty only, no observation noise)."""
+    n_model = len(outcome.problem.model_parameters)
+    rows_theta = outcome.theta_hat[None, :n_model]
+    if outcome.bootstrap is not None:
+        rows_theta = np.vstack([rows_theta, outcome.bootstrap.theta[:, :n_model]])
+    params = dict(cfg.fixed)
+    params.update({name: rows_theta[:, j] for j, name in enumerate(outcome.problem.model_parameters)})
+    last = outcome.observations.final_year
+    run = engine.run(params=params, n_samples=rows_theta.shape[0], final_time=float(last),
+                     time_step=float(cfg.time_step), saveper=1.0, return_columns=list(TRAJECTORY_OUTPUTS))
+    index = _year_index(run.time, range(MODEL_START, last + 1))
+    rows = []
+    for name in TRAJECTORY_OUTPUTS:
+        for year, i in index.items():
+            values = run.values[name][i]
+            draws = values[1:] if values.size > 1 else values
+            rows.append({"fit": outcome.label, "variable": name, "year": year, "estimate": float(values[0]),
+                         "p05": float(np.percentile(draws, 5)), "p95": float(np.percentile(draws, 95))})
+    return pd.DataFrame(rows)
 
 
 def census_basis_noise(outcome: FitOutcome) -> dict[str, float]:
