@@ -5,6 +5,7 @@ check must name the variable that carries it, and nothing else.
 """
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import pytest
@@ -186,6 +187,39 @@ def test_malformed_units_are_rejected(text):
 def test_main_model_is_dimensionally_consistent():
     issues = check_units(MODEL_PATH)
     assert issues == [], "\n".join(str(issue) for issue in issues)
+
+
+def _declared_units_span(mdl_text: str, vensim_name: str) -> tuple[int, int]:
+    """Character span of the units (without range) declared for ``vensim_name`` in the .mdl."""
+    pattern = re.compile(
+        rf"^{re.escape(vensim_name)}\s*(?:\[[^\]]*\])?\s*=.*?\n\t~\t([^\[\n~]*?)\s*(?:\[|\n)",
+        re.MULTILINE | re.DOTALL,
+    )
+    match = pattern.search(mdl_text)
+    assert match, f"cannot find the units of '{vensim_name}' in the .mdl"
+    return match.span(1)
+
+
+def _mutation_targets():
+    """A stock, a flow and a percentage of the main model (chosen from the spec, not by name)."""
+    from model.spec import load_spec
+
+    variables = list(load_spec(MODEL_PATH).variables.values())
+    stock = next(v for v in variables if v.kind == "stock")
+    flow = next(v for v in variables if v.kind == "auxiliary" and v.units == "persons/Year")
+    percent = next(v for v in variables if v.kind == "auxiliary" and v.units == "%")
+    return [stock.vensim_name, flow.vensim_name, percent.vensim_name]
+
+
+@pytest.mark.parametrize("target", _mutation_targets())
+def test_wrong_units_declared_in_the_main_model_are_caught(tmp_path, target):
+    """The check is not vacuous on the real model: a wrongly declared variable is named."""
+    text = MODEL_PATH.read_text(encoding="utf-8")
+    start, end = _declared_units_span(text, target)
+    mutated = text[:start] + f"({text[start:end]})*mu" + text[end:]
+    path = tmp_path / MODEL_PATH.name
+    path.write_text(mutated, encoding="utf-8")
+    assert target in flagged_variables(path)
 
 
 def test_command_line_reports_the_main_model_consistent(capsys):
