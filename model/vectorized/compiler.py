@@ -531,6 +531,12 @@ class ModelCompiler:
             if lookups.type not in ("interpolate", "hold_backward"):
                 raise UnsupportedConstruct(f"lookup of type '{lookups.type}'", info.vensim_name)
             coords = self.subscripts.make_coord_dict(component.subscripts[0])
+            if list(coords) != list(info.dims):
+                raise UnsupportedConstruct(
+                    "lookup tables defined per element of a subrange", info.vensim_name,
+                    f"The tables are named by range {list(coords)} but the lookup's range is "
+                    f"{list(info.dims)} (PySD 3.14.3 cannot run this either); define a table "
+                    f"for every element of the full range")
             x = np.array(lookups.x, dtype=float)
             y = np.array(lookups.y, dtype=float)
             if table is None:
@@ -1169,6 +1175,12 @@ class _ExpressionBuilder:
         subscripts = getattr(ast.function.subscripts, "subscripts", None) or []
         y_points, table_dims = table.y_points, dict(table.dims)
         if subscripts:
+            current = self.compiler.subscripts.make_coord_dict(subscripts)
+            if any(1 < len(c) < len(o) for c, o in zip(current.values(), table.dims.values())):
+                self.fail(f"subrange reference to the subscripted lookup "
+                          f"'{element.vensim_name}'",
+                          "PySD 3.14.3 cannot run this either; call the lookup with its full "
+                          "range or with single elements")
             # select in the table's subscript axes (the x axis stays first)
             code, table_dims = self.index("Y", table.dims, subscripts, element.vensim_name)
             y_points = eval(code, {"Y": y_points, **self.compiler.namespace_for_code()})
