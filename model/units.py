@@ -24,6 +24,7 @@ Rules
 - The literal ``0`` matches any units (Vensim's convention); any other number is dimensionless.
 - A variable defined by a bare number (a constant) has the units it declares.
 - Subscripts do not change units: units belong to the variable.
+- A subscript range used as a value (its element index) is dimensionless.
 - A function or construct the check does not know is reported, never silently accepted.
 
 Usage
@@ -487,6 +488,7 @@ class _ModelUnitChecker:
     declared: dict
     time_units: Dimension
     render: _Renderer
+    subscript_names: frozenset = frozenset()
     issues: list = field(default_factory=list)
     variable: str = ""
     variable_units: Units = UNDETERMINED
@@ -636,6 +638,8 @@ class _ModelUnitChecker:
         if key in TIME_REFERENCES:
             return self.time_units
         declared = self.declared.get(key)
+        if declared is None and key in self.subscript_names:
+            return DIMENSIONLESS  # the index of a subscript element
         if declared is None:
             self.report(
                 node, "", "",
@@ -900,6 +904,13 @@ def check_abstract_model(abstract) -> list[UnitIssue]:
         elements.extend(section.elements)
 
     declared = {normalize_name(e.name): _declare(e, issues) for e in elements}
+    # A subscript range or element used as a value is its (dimensionless) index.
+    subscript_names = set()
+    for section in abstract.sections:
+        for subscript_range in section.subscripts:
+            subscript_names.add(normalize_name(subscript_range.name))
+            if isinstance(subscript_range.subscripts, (list, tuple)):
+                subscript_names.update(normalize_name(str(s)) for s in subscript_range.subscripts)
     time_step = declared.get("time step")
     if time_step is not None and isinstance(time_step.units, Dimension):
         time_units = time_step.units
@@ -908,7 +919,8 @@ def check_abstract_model(abstract) -> list[UnitIssue]:
     display_names = {"time": "Time"}
     display_names.update({key: var.name for key, var in declared.items()})
     render = _Renderer(display_names)
-    checker = _ModelUnitChecker(declared=declared, time_units=time_units, render=render)
+    checker = _ModelUnitChecker(declared=declared, time_units=time_units, render=render,
+                                subscript_names=frozenset(subscript_names - set(declared)))
     checker.issues = issues
 
     for element in elements:

@@ -373,6 +373,8 @@ total pop = SUM(pop[league!]) ~ persons ~ Aux. |
 largest league = VMAX(pop[league!]) ~ persons ~ Aux. |
 
 share[league] = ZIDZ(pop[league], total pop) ~ Dmnl ~ Aux. |
+
+league index[league] = league ~ Dmnl ~ The position of the league, a dimensionless index. |
 """
 
 
