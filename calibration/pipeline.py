@@ -149,8 +149,10 @@ def calibrate(cfg: DictConfig, engine, spec, frame: pd.DataFrame, *, approach: s
     cov = laplace_covariance(problem, x_hat)
     boot = summary = None
     if n_draws > 0:
+        dof = ({name: d for name, d in noise.dof.items() if noise.method[name] == "estimated"}
+               if cfg.uncertainty.noise_scale_uncertainty else None)
         boot = parametric_bootstrap(problem, x_hat, n_draws, int(cfg.uncertainty.seed),
-                                    batch=int(cfg.uncertainty.batch))
+                                    batch=int(cfg.uncertainty.batch), noise_dof=dof)
         summary = summarise(problem, theta_hat, boot.theta, cov, level=float(cfg.uncertainty.level))
     return FitOutcome(label=label or f"{approach} {cfg.window.first_year}-{last_year}", problem=problem,
                       multistart=ms, noise=noise, theta_hat=theta_hat, predictions=predictions,
