@@ -153,6 +153,9 @@ class Expr:
         True if the expression reads the model time directly (Time, STEP, RAMP, PULSE).
     partial : frozenset of str
         Dims present only as length-1 broadcast axes (inserted by alignment).
+    is_int : bool
+        The value is a Python/numpy integer in PySD (integer literals and constants, and
+        ``+ - * ^`` of those); PySD keeps SMOOTH states in integer arrays in that case.
     """
 
     code: str
@@ -162,6 +165,7 @@ class Expr:
     refs: frozenset = frozenset()
     timed: bool = False
     partial: frozenset = frozenset()
+    is_int: bool = False
 
     def lower_order(self, new_order: int) -> None:
         """Parenthesise if needed before use in an operation of ``new_order`` (PySD's rule)."""
@@ -306,6 +310,7 @@ class Element:
     timed: bool = False
     arrayed: bool = True
     default: np.ndarray | None = None
+    is_int: bool = False
 
     @property
     def shape(self) -> tuple:
@@ -512,6 +517,10 @@ class ModelCompiler:
             else:
                 value = float(value)
             parts.append((value, shape, destination, source))
+        first = element.components[0].ast
+        info.is_int = len(parts) == 1 and (
+            isinstance(first, numbers.Integral)
+            or (isinstance(first, np.ndarray) and first.dtype.kind in "iu"))
         if len(parts) == 1 and not info.shape:
             info.default = np.array([float(parts[0][0])])
         else:
@@ -924,7 +933,7 @@ class _ExpressionBuilder:
         partial = frozenset(def_names[list(value.dims).index(d)] if d not in self.def_subs
                             else d for d in value.partial)
         value = Expr(value.code, value.order, renamed, value.arrayed, value.refs, value.timed,
-                     partial)
+                     partial, value.is_int)
         return self.align(value, def_names, dict(self.def_subs))
 
     # ------------------------------------------------------------------ alignment
@@ -945,7 +954,7 @@ class _ExpressionBuilder:
             code += "[:, " + ", ".join(":" if d in own else "None" for d in target) + "]"
         dims = {d: target_coords[d] for d in target}
         partial = value.partial | frozenset(d for d in target if d not in own)
-        return Expr(code, 0, dims, True, value.refs, value.timed, partial)
+        return Expr(code, 0, dims, True, value.refs, value.timed, partial, value.is_int)
 
     def union(self, values: list) -> dict:
         """PySD's final subscripts of several arguments (dict union in argument order)."""
@@ -985,7 +994,7 @@ class _ExpressionBuilder:
         from pysd.translators.structures import abstract_expressions as ae
 
         if _is_number(ast):
-            return Expr(_literal(ast))
+            return Expr(_literal(ast), is_int=isinstance(ast, numbers.Integral))
         kind = type(ast).__name__
         if kind in _REJECTED_STRUCTURES:
             self.fail(_REJECTED_STRUCTURES[kind])
@@ -1032,7 +1041,9 @@ class _ExpressionBuilder:
             if operators[0] == "negative":
                 order = 1
             code = _OPERATORS[operators[0]][0] % arguments[0].code
-            return self.merged(arguments, code, order, final, arrayed)
+            value = self.merged(arguments, code, order, final, arrayed)
+            value.is_int = operators[0] == "negative" and arguments[0].is_int
+            return value
         remaining = list(arguments)
         right = remaining.pop().code
         while remaining or operators:
@@ -1040,13 +1051,17 @@ class _ExpressionBuilder:
             left = remaining.pop()
             left.lower_order(order)
             right = template % {"left": left.code, "right": right}
-        return self.merged(arguments, right, order, final, arrayed)
+        value = self.merged(arguments, right, order, final, arrayed)
+        value.is_int = (all(a.is_int for a in arguments)
+                        and set(ast.operators) <= {"+", "-", "*", "^"})
+        return value
 
     def visit_reference(self, ast) -> Expr:
         compiler = self.compiler
         reference = ast.reference
         if reference == "time":
-            return Expr("t", timed=True)
+            initial_time = compiler.control_ast.get("initial_time")
+            return Expr("t", timed=True, is_int=isinstance(initial_time, numbers.Integral))
         name = compiler.namespace.cleanspace.get(reference)
         if name is None:
             return self.subscript_number(reference)
@@ -1057,7 +1072,8 @@ class _ExpressionBuilder:
             self.fail(f"lookup '{element.vensim_name}' used without an argument")
         subscripts = getattr(ast.subscripts, "subscripts", None) or []
         code, dims = self.index(element.local, element.dims, subscripts, element.vensim_name)
-        return Expr(code, 0, dims, element.arrayed, frozenset([name]), False)
+        return Expr(code, 0, dims, element.arrayed, frozenset([name]), False,
+                    is_int=element.is_int)
 
     def index(self, code: str, dims: dict, subscripts: list, what: str) -> tuple:
         """PySD's ``visit_loc``: select elements/subranges of a referenced array."""
@@ -1247,6 +1263,12 @@ class _ExpressionBuilder:
         smooth_input = self.definition_value(ast.input)
         smooth_time = self.definition_value(ast.smooth_time)
         init = self.definition_value(ast.initial)
+        if init.is_int and not smooth_input.is_int:
+            self.fail(
+                "SMOOTHI/SMOOTH3I with an integer initial value",
+                "PySD 3.14.3 then stores the smooth in an integer array and truncates its "
+                "input to an integer at the first step; write the initial value as a decimal "
+                "number (e.g. 2.0 instead of 2)")
         state = self.new_state("smooth", order, init, smooth_input, smooth_time)
         return Expr(state.level(order - 1), 0, dict(self.def_subs), True,
                     frozenset([state.node]))
