@@ -1,0 +1,65 @@
+"""How long the full calibration takes: ``python -m benchmarks.calibration [--engine E] [--repeat N]``.
+
+Runs what ``python -m calibration`` runs with the settings of ``scenarios/calibrate.yaml`` (primary
+fit + noise + bootstrap, the other observation model, the out-of-sample check), then writes the
+archive into a temporary directory (discarded; the parameter file is not touched), and prints the
+wall time of each stage. Not a test: the numbers depend on the machine (target: <= 60 s on 2 cores).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Time the calibration and print the stages [s]."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", default=None, help="vectorized (default from the config) or pysd")
+    parser.add_argument("--repeat", type=int, default=1, help="number of timed repetitions")
+    parser.add_argument("--no-archive", action="store_true", help="skip writing the report archive")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    from omegaconf import OmegaConf
+
+    start = time.perf_counter()
+    from model.spec import load_spec
+
+    from calibration.engine import make_engine
+    from calibration.pipeline import run_calibration
+    from calibration.report import parameter_file_text, write_archive
+
+    cfg = OmegaConf.load(REPO_ROOT / "scenarios" / "calibrate.yaml")
+    for key in ("hydra", "defaults"):
+        cfg.pop(key)
+    if args.engine:
+        cfg.engine = args.engine
+    spec = load_spec()
+    engine = make_engine(str(cfg.engine))
+    print(f"setup (imports, model spec, engine compile): {time.perf_counter() - start:6.2f} s")
+    for k in range(args.repeat):
+        clock = time.perf_counter()
+        result = run_calibration(cfg, engine=engine, spec=spec)
+        fitted = time.perf_counter() - clock
+        stages = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result.timings.items())
+        print(f"run {k + 1}: calibration {fitted:6.2f} s ({stages}; "
+              f"{result.primary.problem.n_model_runs} model runs in the primary fit)")
+        if not args.no_archive:
+            clock = time.perf_counter()
+            with tempfile.TemporaryDirectory() as tmp:
+                write_archive(result, Path(tmp) / "archive", spec,
+                              parameter_text=parameter_file_text(result, None), plots=bool(cfg.output.plots))
+            print(f"run {k + 1}: report archive {time.perf_counter() - clock:6.2f} s")
+    print(f"total: {time.perf_counter() - start:6.2f} s (engine {cfg.engine}, "
+          f"{cfg.uncertainty.draws} bootstrap draws, {cfg.fit.starts} starts)")
+
+
+if __name__ == "__main__":
+    main()
