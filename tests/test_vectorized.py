@@ -22,6 +22,7 @@ from model.vectorized import UnsupportedConstruct, VectorizedModel
 
 MODELS = Path(__file__).resolve().parent / "models"
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "scenario"
+CALIBRATED_FILE = Path(__file__).resolve().parents[1] / "scenarios" / "calibrated" / "default.yaml"
 RELATIVE_TOLERANCE = 1e-9
 N_RANDOM = 20
 SEED = 20240604
@@ -113,9 +114,14 @@ def scenario_params(path: Path) -> dict:
     return dict(config.get("params") or {})
 
 
-def compare_scenario_file(path: Path, engine: VectorizedModel, pysd_engine) -> None:
-    """Run one scenario file's parameters with both engines and compare every variable."""
-    params = scenario_params(path)
+def compare_scenario_file(path: Path, engine: VectorizedModel, pysd_engine,
+                          base_params: dict | None = None) -> None:
+    """Run one scenario file's parameters with both engines and compare every variable.
+
+    ``base_params`` (e.g. the calibrated parameters) are applied first, the scenario's on top,
+    as ``sim.py`` resolves them.
+    """
+    params = {**(base_params or {}), **scenario_params(path)}
     reference = pysd_engine.run(params)
     result = engine.run(params)
     np.testing.assert_array_equal(result.time, reference.time)
@@ -196,8 +202,10 @@ def test_scenario_files_match_pysd(vm, pysd_engine):
     files = sorted(SCENARIO_DIR.glob("*.yaml"))
     if not files:
         pytest.skip(f"no scenario files in {SCENARIO_DIR} yet (helper: compare_scenario_file)")
+    calibrated = CALIBRATED_FILE if CALIBRATED_FILE.is_file() else None
+    base = scenario_params(calibrated) if calibrated else {}
     for path in files:
-        compare_scenario_file(path, vm, pysd_engine)
+        compare_scenario_file(path, vm, pysd_engine, base)
 
 
 def test_scenario_helper_reads_params(tmp_path, vm):
