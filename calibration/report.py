@@ -255,6 +255,8 @@ def write_report(result: CalibrationResult, staging: Path, spec, plots: bool = T
         csv("holdout_forecasts.csv", ho.table)
         csv("holdout_errors.csv", ho.errors)
         csv("holdout_training.csv", ho.training)
+        if ho.fit.summary is not None:
+            csv("holdout_parameters.csv", ho.fit.summary)
         if ho.band is not None:
             csv("holdout_band.csv", ho.band)
     if plots:
@@ -435,6 +437,9 @@ def _holdout_section(result: CalibrationResult, plots: bool) -> list[str]:
             verdicts.append(f"- **{series}: the model loses to `{best}`** (model {model_error:.4g} against "
                             f"{float(fair['mean_abs_error'].min()):.4g}); see calibration/README.md for why.")
     lines += verdicts + [""]
+    if ho.fit.summary is not None:
+        lines += ["Parameters of the training fit (90 % bootstrap intervals):", "",
+                  markdown_table(ho.fit.summary[["parameter", "estimate", "lower", "upper", "identified"]]), ""]
     if ho.band is not None:
         lines += ["The model's 90 % forecast band (bootstrap of the training fit + estimated noise):", "",
                   markdown_table(ho.band, 6), ""]
