@@ -249,6 +249,20 @@ def test_functions_model_matches_pysd(functions_model):
             assert_agree(reference[name], result[name][:, column], f"case {i}: {name}")
 
 
+@pytest.mark.parametrize("time_step, saveper, final_time", [(1 / 12, 0.5, 2007.5),
+                                                            (0.3, 0.9, 2010)])
+def test_odd_time_grids_match_pysd(functions_model, time_step, saveper, final_time):
+    # saved times that are not multiples of the time step are skipped, as in PySD
+    engine, reference_engine = functions_model
+    columns = ["level", "inflow", "smoothed_level_3", "delayed_inflow_3", "time_only"]
+    control = dict(time_step=time_step, saveper=saveper, final_time=final_time)
+    times, reference = reference_engine.run({}, columns, **control)
+    result = engine.run(return_columns=columns, **control)
+    np.testing.assert_array_equal(result.time, times)
+    for name in columns:
+        assert_agree(reference[name], result[name][:, 0], name)
+
+
 def test_leagues_model_matches_pysd(leagues_model):
     engine, reference_engine = leagues_model
     columns = [n for n, v in engine.variables.items() if v.kind in ("stock", "auxiliary",

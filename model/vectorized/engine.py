@@ -241,9 +241,7 @@ class VectorizedModel:
         grid = self._grid(control)
         key_inputs, outputs = self._variant_key(params, return_columns)
         simulate = self._variant(key_inputs, outputs, method)
-        n_saved = len(grid.saved_times)
-        values = {name: np.empty((n_saved, n_samples) + self.variables[name].shape)
-                  for name in outputs}
+        values = self._allocate(outputs, len(grid.saved_times), n_samples)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             simulate(inputs, grid.times, grid.rows, control["initial_time"],
                      control["time_step"], control["final_time"], control["saveper"], values)
@@ -252,6 +250,21 @@ class VectorizedModel:
         return RunResult(time=grid.saved_times.copy(), values=ordered)
 
     # ------------------------------------------------------------------ helpers
+    def _allocate(self, outputs: tuple, n_saved: int, n_samples: int) -> dict:
+        """Output arrays ``(n_saved, n_samples, *shape)``, as views of one allocation.
+
+        One large block is several times faster to fill than one allocation per variable (the
+        kernel maps it with huge pages instead of faulting in 4 KiB pages).
+        """
+        shapes = {name: (n_saved, n_samples) + self.variables[name].shape for name in outputs}
+        sizes = {name: int(np.prod(shape, dtype=np.int64)) for name, shape in shapes.items()}
+        block = np.empty(sum(sizes.values()))
+        values, offset = {}, 0
+        for name in outputs:
+            values[name] = block[offset:offset + sizes[name]].reshape(shapes[name])
+            offset += sizes[name]
+        return values
+
     def _check_names(self, names, what: str) -> None:
         unknown = [name for name in names if name not in self.variables]
         if unknown:
