@@ -145,7 +145,7 @@ def load_observations(path: str | Path = DATA_PATH) -> pd.DataFrame:
                         f"add the column(s); the header must contain {','.join(REQUIRED_COLUMNS)}")
         rows = []
         seen: dict[tuple, int] = {}
-        for index, raw in enumerate(reader):
+        for raw in reader:
             line = reader.line_num  # last physical line of this record
             rows.append(_check_row(path, line, raw, seen))
     if not rows:

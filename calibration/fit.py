@@ -216,7 +216,6 @@ def leverages(jacobian: np.ndarray, x: np.ndarray, bound_tol: float = 1e-9) -> n
     j = jacobian[:, free]
     if j.shape[1] == 0:
         return np.zeros(jacobian.shape[0])
-    q, _ = np.linalg.qr(j)
     u, s, _ = np.linalg.svd(j, full_matrices=False)
     rank = int(np.sum(s > s.max() * 1e-10)) if s.size else 0
     return np.sum(u[:, :rank] ** 2, axis=1)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .observation import NUISANCE, SERIES
-from .paramfile import render, write_atomically
+from .paramfile import render
 from .pipeline import CalibrationResult, FitOutcome
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

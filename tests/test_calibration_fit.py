@@ -159,3 +159,16 @@ def test_the_baseline_loads_the_calibrated_parameters(spec):
         assert resolved.values[name] == pytest.approx(value)
         assert resolved.sources[name] == "calibrated"
     assert load_uncertainty(cfg.calibrated).draws.shape == load_uncertainty(PARAMETER_FILE).draws.shape
+
+
+def test_pysd_engine_gives_the_same_predictions(engine, spec, cfg, frame, pysd_engine):
+    """The reference path (engine=pysd) and the vectorized engine predict the same figures."""
+    from calibration.engine import PySDEnsemble
+
+    observations = build_observations(frame, "bias", series=list(cfg.observation.series))
+    reference = PySDEnsemble.__new__(PySDEnsemble)
+    reference.engine = pysd_engine
+    fast = make_problem(engine, observations, list(cfg.parameters), spec, SIGMA)
+    slow = make_problem(reference, observations, list(cfg.parameters), spec, SIGMA)
+    x = np.vstack([fast.to_unit(np.array([TRUTH[n] for n in fast.names])), np.full(fast.n_params, 0.3)])
+    np.testing.assert_allclose(slow.predict(x), fast.predict(x), rtol=1e-10)
