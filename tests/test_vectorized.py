@@ -343,6 +343,13 @@ def test_unsupported_construct_names_construct_and_variable(tmp_path, construct)
 
 
 # ---------------------------------------------------------------------- interface
+def test_variables_are_those_of_the_spec(vm, spec):
+    assert list(vm.variables) == list(spec.variables)
+    for name, var in vm.variables.items():
+        assert var.kind == spec.variables[name].kind, name
+        assert var.vensim_name == spec.variables[name].vensim_name
+
+
 def test_interface_shapes_and_broadcasting(vm):
     one = vm.run({"fertility_trend": -0.02}, return_columns=["total_population"])
     many = vm.run({"fertility_trend": [-0.02, 0.0, 0.01], "base_settlement_rate": 0.02},

@@ -338,7 +338,7 @@ def _literal(value) -> str:
 def _topological(nodes, edges, what: str) -> list:
     """Order ``nodes`` so that every node comes after the nodes it reads (``edges[node]``)."""
     order, state = [], {}
-    for start in nodes:
+    for start in sorted(nodes):
         if state.get(start) == 2:
             continue
         stack = [(start, iter(sorted(edges(start))))]
@@ -674,8 +674,7 @@ class ModelCompiler:
             Integration method.
         """
         elements = self.elements
-        computed = [n for n, e in elements.items() if e.kind in ("auxiliary", "stock")
-                    and n not in inputs]
+
         # Dependencies with overridden variables cut.
         def refs(node):
             if node in inputs:

@@ -196,9 +196,11 @@ class VectorizedModel:
         params : mapping of str to float or numpy.ndarray, optional
             Overrides by Python name. Scalars apply to every sample; a 1-D array of length
             ``n_samples`` gives one value per sample; a subscripted variable takes an array
-            shaped ``(*dims)`` (same for every sample) or ``(n_samples, *dims)``. Values are not
-            range-checked (use ``ModelSpec.validate`` for user input). Overriding an equation
-            (not only a constant) replaces it by the given constant, as PySD does.
+            shaped ``(*dims)`` (same for every sample), ``(n_samples, *dims)``, or
+            ``(n_samples,)`` (one value per sample for every element; an array shaped like
+            ``dims`` is always read as per element). Values are not range-checked (use
+            ``ModelSpec.validate`` for user input). Overriding an equation (not only a
+            constant) replaces it by the given constant, as PySD does.
         n_samples : int, optional
             Number of samples; inferred from the arrays in ``params`` (1 if all are scalars).
         final_time, time_step, saveper : float, optional
