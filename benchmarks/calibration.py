@@ -27,8 +27,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-archive", action="store_true", help="skip writing the report archive")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    from omegaconf import OmegaConf
-
     start = time.perf_counter()
     from model.spec import load_spec
 
@@ -36,13 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     from calibration.pipeline import run_calibration
     from calibration.report import parameter_file_text, write_archive
 
-    cfg = OmegaConf.load(REPO_ROOT / "scenarios" / "calibrate.yaml")
-    for key in ("hydra", "defaults"):
-        cfg.pop(key)
-    if args.engine:
-        cfg.engine = args.engine
+    from calibration.config import load_config
+
+    cfg = load_config([f"engine={args.engine}"] if args.engine else [])
     spec = load_spec()
-    engine = make_engine(str(cfg.engine))
+    engine = make_engine(str(cfg.engine.name))
     print(f"setup (imports, model spec, engine compile): {time.perf_counter() - start:6.2f} s")
     for k in range(args.repeat):
         clock = time.perf_counter()
@@ -57,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
                 write_archive(result, Path(tmp) / "archive", spec,
                               parameter_text=parameter_file_text(result, None), plots=bool(cfg.output.plots))
             print(f"run {k + 1}: report archive {time.perf_counter() - clock:6.2f} s")
-    print(f"total: {time.perf_counter() - start:6.2f} s (engine {cfg.engine}, "
+    print(f"total: {time.perf_counter() - start:6.2f} s (engine {cfg.engine.name}, "
           f"{cfg.uncertainty.draws} bootstrap draws, {cfg.fit.starts} starts)")
 
 

@@ -321,7 +321,7 @@ def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> Calibrati
     cfg : DictConfig or dict
         The calibration config.
     engine : object, optional
-        Ensemble engine (default: :func:`calibration.engine.make_engine` of ``cfg.engine``).
+        Ensemble engine (default: :func:`calibration.engine.make_engine` of ``cfg.engine.name``).
     spec : model.spec.ModelSpec, optional
         The model spec (default: :func:`model.spec.load_spec`).
     """
@@ -334,7 +334,7 @@ def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> Calibrati
     if cfg.observation.approach not in APPROACHES:
         raise ValueError(f"observation.approach must be one of {APPROACHES}, got {cfg.observation.approach!r}")
     spec = spec or load_spec()
-    engine = engine or make_engine(str(cfg.engine))
+    engine = engine or make_engine(str(cfg.engine.name))
     data_path = DATA_PATH if cfg.data in (None, "") else cfg.data
     frame = load_observations(data_path)
     timings = {}

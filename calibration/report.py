@@ -280,7 +280,7 @@ def _report_text(result: CalibrationResult, stats: pd.DataFrame, corr: pd.DataFr
         "# Calibration report",
         "",
         f"- Created: {_dt.datetime.now().isoformat(timespec='seconds')}; wall time {result.wall_time_s:.1f} s "
-        f"(engine `{cfg.engine}`; primary {result.timings.get('primary', float('nan')):.1f} s, "
+        f"(engine `{cfg.engine.name}`; primary {result.timings.get('primary', float('nan')):.1f} s, "
         f"alternative {result.timings.get('alternative', float('nan')):.1f} s, "
         f"out-of-sample {result.timings.get('holdout', float('nan')):.1f} s).",
         f"- Data: `{Path(result.data_path).name}`, sha256 `{result.data_sha256}`.",
@@ -468,7 +468,7 @@ def write_archive(result: CalibrationResult, final_dir: str | Path, spec, *, ove
             inputs={"model": MODEL_PATH, "data": result.data_path,
                     "calibration_config": REPO_ROOT / "scenarios" / "calibrate.yaml"},
             extra={"calibration": {
-                "engine": str(result.cfg.engine), "approach": str(result.cfg.observation.approach),
+                "engine": str(result.cfg.engine.name), "approach": str(result.cfg.observation.approach),
                 "fit_seed": int(result.cfg.fit.seed), "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
                 "params": result.primary.params,
                 "observation_noise": result.observation_noise,

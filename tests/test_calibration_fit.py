@@ -9,6 +9,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
+from calibration.config import load_config
 from calibration.data import load_observations
 from calibration.engine import make_engine
 from calibration.fit import batched_levenberg_marquardt, local_fit
@@ -45,11 +46,7 @@ def engine():
 
 @pytest.fixture(scope="module")
 def cfg():
-    config = OmegaConf.load(ROOT / "scenarios" / "calibrate.yaml")
-    for key in ("hydra", "defaults"):
-        config.pop(key)
-    config.fit.starts = 3
-    return config
+    return load_config(["fit.starts=3"])
 
 
 @pytest.fixture(scope="module")
