@@ -1,0 +1,338 @@
+"""Compare scenarios from their run archives: ``python -m analysis.compare <multirun dir> [--out DIR]``.
+
+Reads the archives of a sweep (``runs/multirun/<date>_<time>/``) or any list of run archives,
+verifies each against its manifest, and writes a comparison archive (atomically, with its own
+``manifest.json``):
+
+- ``comparison.csv`` / ``comparison.md``: one row per scenario — urbanization in 2025 and 2035
+  (median and 90 % band), the probabilities of reaching 69 % (2025) and 72 % (2035), of keeping
+  urban water demand within the cap every year to 2035, of keeping new land 2021-2025 within
+  the quota and land per resident within the national standard in 2035, the joint probability of
+  reaching each target *within the limits*, and a verdict (p >= 0.5 and p >= 0.9);
+- ``decomposition.csv`` and a section of ``comparison.md``: the change in urbanization 2020-2035
+  split into migration, reclassification, natural-increase and out-migration differentials;
+- ``urbanization.png``, ``population.png``, ``water.png``, ``land.png``, ``decomposition.png``.
+
+Definitions (also written into ``comparison.md``):
+
+- a probability is a share of the ensemble members (equally weighted draws of the calibrated
+  parameter uncertainty); the targets' probabilities include the observation noise of the
+  urbanization rate as ``summary.json``'s ``probability`` does, evaluated exactly
+  (:mod:`analysis.probability`); the water and land limits are model quantities without
+  observation noise;
+- *within the limits*, per member: urban water demand <= the urban allocation under the cap in
+  every year to 2035 AND new urban construction land 2021-2025 <= the quota. The joint
+  probability of a target is ``mean_i P(member i reaches it) * [member i within the limits]``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import io
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from simulator.archive import REPO_ROOT, ArchiveError, build_manifest, finalize_manifest, staged_archive
+from simulator.summary import URBANIZATION_TARGETS, at_year, indicators, land_quota_km2
+
+from .archives import (ComparisonInputError, RunArchive, common_random_numbers, describe,
+                       find_archives, load_archive, row_labels)
+from .decomposition import DEFAULT_PERIOD, DecompositionError, check_closure, decompose
+from .probability import exceedance, predictive_quantiles
+
+#: Probability levels of the verdict.
+VERDICT_LEVELS = (0.5, 0.9)
+#: The 90 % band.
+BAND = (0.05, 0.5, 0.95)
+
+
+def target_key(year: int) -> str:
+    """``"69_2025"`` for the 2025 target."""
+    return f"{URBANIZATION_TARGETS[year]:g}_{year}"
+
+
+def verdict(probability: float) -> str:
+    """``"p>=0.9"``, ``"p>=0.5"`` or ``"p<0.5"``."""
+    for level in sorted(VERDICT_LEVELS, reverse=True):
+        if probability >= level:
+            return f"p>={level:g}"
+    return f"p<{min(VERDICT_LEVELS):g}"
+
+
+def scenario_indicators(archive: RunArchive, baseline: RunArchive | None = None) -> dict[str, Any]:
+    """Every number of one comparison row, computed from the archive's files.
+
+    Parameters
+    ----------
+    archive : RunArchive
+        A verified simulation archive with an ensemble.
+    baseline : RunArchive, optional
+        The baseline run with the same seed and members (common random numbers): adds the paired
+        difference of 2035 urbanization against it [pp].
+    """
+    ensemble, point = archive.ensemble, archive.point
+    sigma = archive.observation_noise("urbanization_rate")
+    flags = indicators(ensemble, point)
+    water = np.asarray(flags["water_within_cap"].values, dtype=bool)
+    land = np.asarray(flags["land_within_quota"].values, dtype=bool)
+    within_limits = water & land
+    row: dict[str, Any] = {
+        "scenario": archive.scenario, "title": archive.title, "title_zh": archive.title_zh,
+        "members": archive.members, "seed": archive.seed,
+        "observation_noise_pp": sigma,
+    }
+    for year in URBANIZATION_TARGETS:
+        rate = at_year(ensemble["urbanization_rate"], year).values
+        low, median, high = predictive_quantiles(rate, sigma, BAND)
+        row[f"urbanization_{year}_median"] = float(median)
+        row[f"urbanization_{year}_p05"] = float(low)
+        row[f"urbanization_{year}_p95"] = float(high)
+    for year, target in URBANIZATION_TARGETS.items():
+        rate = at_year(ensemble["urbanization_rate"], year).values
+        reach = exceedance(rate, target, sigma)
+        row[f"p_reach_{target_key(year)}"] = float(np.mean(reach))
+        row[f"p_reach_{target_key(year)}_parameters_only"] = float(np.mean(rate >= target))
+    row["p_water_within_cap"] = float(np.mean(water))
+    row["p_land_within_quota"] = float(np.mean(land))
+    row["p_land_per_capita_in_standard"] = float(np.mean(flags["land_per_capita_in_standard"].values))
+    row["p_within_limits"] = float(np.mean(within_limits))
+    for year, target in URBANIZATION_TARGETS.items():
+        rate = at_year(ensemble["urbanization_rate"], year).values
+        joint = float(np.mean(exceedance(rate, target, sigma) * within_limits))
+        key = target_key(year)
+        row[f"p_{key}_within_limits"] = joint
+        for level in VERDICT_LEVELS:
+            row[f"meets_{key}_p{int(round(level * 100))}"] = bool(joint >= level)
+        row[f"verdict_{year}"] = verdict(joint)
+    row["total_population_2035_median"] = float(np.median(at_year(ensemble["total_population"], 2035).values))
+    row["new_land_2021_2025_median_km2"] = float(np.median(flags["new_land_2021_2025_km2"].values))
+    row["land_quota_2021_2025_km2"] = land_quota_km2(point)
+    row["max_water_stress_median"] = float(np.median(flags["max_water_stress"].values))
+    if baseline is not None:
+        difference = (at_year(ensemble["urbanization_rate"], 2035).values
+                      - at_year(baseline.ensemble["urbanization_rate"], 2035).values)
+        row["urbanization_2035_vs_baseline_mean_pp"] = float(np.mean(difference))
+        row["urbanization_2035_vs_baseline_p05_pp"] = float(np.percentile(difference, 5))
+        row["urbanization_2035_vs_baseline_p95_pp"] = float(np.percentile(difference, 95))
+    return row
+
+
+def decomposition_row(archive: RunArchive, period: tuple = DEFAULT_PERIOD) -> dict[str, Any]:
+    """Mean contribution of each flow to the change in urbanization over ``period`` [pp]."""
+    parts = decompose(archive.ensemble, period)
+    check_closure(parts)
+    return {"scenario": archive.scenario, "period": f"{period[0]}-{period[1]}", **parts.summary()}
+
+
+# --------------------------------------------------------------------------- writing
+def to_csv(rows: Sequence[dict], labels: Sequence[str]) -> str:
+    """Rows as CSV text (first column: the row label)."""
+    columns = ["label"] + list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for label, row in zip(labels, rows):
+        writer.writerow({"label": label, **{k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()}})
+    return buffer.getvalue()
+
+
+def _band(row: dict, year: int) -> str:
+    return (f"{row[f'urbanization_{year}_median']:.2f} "
+            f"[{row[f'urbanization_{year}_p05']:.2f}, {row[f'urbanization_{year}_p95']:.2f}]")
+
+
+def _verdict_cell(row: dict, year: int) -> str:
+    key = target_key(year)
+    if row[f"meets_{key}_p90"]:
+        return "yes, p ≥ 0.9"
+    if row[f"meets_{key}_p50"]:
+        return "yes, p ≥ 0.5"
+    return "no, p < 0.5"
+
+
+def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decomposition: Sequence[dict],
+                        archives: Sequence[RunArchive], period: tuple) -> str:
+    """``comparison.md``: definitions, the comparison table and the decomposition table."""
+    members = sorted({a.members for a in archives})
+    seeds = sorted({a.seed for a in archives})
+    sigmas = sorted({row["observation_noise_pp"] for row in rows})
+    crn = common_random_numbers(list(archives))
+    t25, t35 = (f"{URBANIZATION_TARGETS[y]:g} %" for y in (2025, 2035))
+    se = 0.5 / np.sqrt(min(members))
+    lines = [
+        "# Scenario comparison",
+        "",
+        f"{len(rows)} scenarios, {', '.join(map(str, members))} ensemble members each (seed "
+        f"{', '.join(map(str, seeds))}; "
+        + ("common random numbers: member *i* has the same calibrated parameter draw in every scenario)."
+           if crn else "different seeds or sizes: the scenarios do **not** share parameter draws).")
+        + f" Monte Carlo standard error of a probability: at most {se:.3f}.",
+        "",
+        "**Definitions.** Urbanization: median and 90 % band [5 %, 95 %] of the resident urbanization "
+        "rate (%), year-end. Probabilities are shares of the members (the calibrated parameter "
+        "uncertainty). **The target probabilities include the observation noise** of the "
+        f"urbanization rate (σ = {', '.join(f'{s:.3g}' for s in sigmas)} pp, "
+        "`calibrated.uncertainty.observation_noise`), as `summary.json`'s `probability` does — here "
+        "evaluated exactly, mean of Φ((u − target)/σ) over members, instead of one noise draw per "
+        "member — and so do the urbanization medians and bands. Water and land are model quantities "
+        "without observation noise. *Water within cap*: urban water demand ≤ the urban allocation "
+        "under the regional cap in every year up to 2035. *Land within quota*: new urban "
+        "construction land 2021–2025 ≤ the quota. *Land per capita in standard*: 65–115 m² per "
+        "urban resident in 2035 (GB 50137-2011). **Within the limits** is judged jointly per "
+        "member: the member reaches the target AND stays within the water cap AND the land quota; "
+        "the verdict says whether that joint probability is ≥ 0.9, ≥ 0.5 or below.",
+        "",
+        f"| scenario | urbanization 2025 | urbanization 2035 | P(≥ {t25}, 2025) | P(≥ {t35}, 2035) "
+        f"| P(water within cap) | P(land within quota) | P(land per capita in standard) "
+        f"| P({t25} 2025 within limits) | P({t35} 2035 within limits) | 2025 verdict | 2035 verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, row in zip(labels, rows):
+        lines.append(
+            f"| {label} | {_band(row, 2025)} | {_band(row, 2035)} "
+            f"| {row[f'p_reach_{target_key(2025)}']:.3f} | {row[f'p_reach_{target_key(2035)}']:.3f} "
+            f"| {row['p_water_within_cap']:.3f} | {row['p_land_within_quota']:.3f} "
+            f"| {row['p_land_per_capita_in_standard']:.3f} "
+            f"| {row[f'p_{target_key(2025)}_within_limits']:.3f} | {row[f'p_{target_key(2035)}_within_limits']:.3f} "
+            f"| {_verdict_cell(row, 2025)} | {_verdict_cell(row, 2035)} |")
+    if any("urbanization_2035_vs_baseline_mean_pp" in row for row in rows):
+        lines += ["", "**Paired difference from the baseline** (common random numbers), urbanization "
+                  "2035 [pp]: mean [5 %, 95 %] of member-by-member differences.", "",
+                  "| scenario | Δ 2035 vs baseline |", "|---|---|"]
+        for label, row in zip(labels, rows):
+            if "urbanization_2035_vs_baseline_mean_pp" in row:
+                lines.append(f"| {label} | {row['urbanization_2035_vs_baseline_mean_pp']:+.2f} "
+                             f"[{row['urbanization_2035_vs_baseline_p05_pp']:+.2f}, "
+                             f"{row['urbanization_2035_vs_baseline_p95_pp']:+.2f}] |")
+    lines += [
+        "",
+        f"## Where the change in urbanization {period[0]}–{period[1]} comes from",
+        "",
+        "From the model's four accounting stocks (`urbanization_change_from_*`), exact under Euler "
+        "integration: for every member the four parts add up to its change in urbanization (largest "
+        "residual in the last column). Each part is the **mean over members**, so the parts add "
+        "up exactly to the mean total change. Positive: the flow raised the urbanization rate.",
+        "",
+        "| scenario | rural→urban migration | reclassification | natural-increase differential "
+        "| out-migration differential | sum of parts | total change | largest residual |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, row in zip(labels, decomposition):
+        lines.append(
+            f"| {label} | {row['migration']:+.3f} | {row['reclassification']:+.3f} "
+            f"| {row['natural_increase']:+.3f} | {row['out_migration']:+.3f} "
+            f"| {row['sum_of_parts']:+.3f} | {row['total_change']:+.3f} | {row['max_abs_residual']:.1e} |")
+    lines += [
+        "",
+        "## Archives",
+        "",
+        "| scenario | archive | git commit | members | seed |",
+        "|---|---|---|---|---|",
+    ]
+    for label, archive in zip(labels, archives):
+        commit = (archive.manifest.get("git", {}).get("commit") or "unknown")[:12]
+        dirty = " (dirty)" if archive.manifest.get("git", {}).get("dirty") else ""
+        lines.append(f"| {label} | `{archive.path}` | {commit}{dirty} | {archive.members} | {archive.seed} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def default_output(paths: Sequence[Path]) -> Path:
+    """``<multirun dir>/comparison`` for one multirun directory, else ``runs/comparisons/<time>``."""
+    if len(paths) == 1 and not (paths[0] / "manifest.json").is_file():
+        return paths[0] / "comparison"
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return REPO_ROOT / "runs" / "comparisons" / stamp
+
+
+def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots: bool = True,
+            period: tuple = DEFAULT_PERIOD) -> dict[str, Any]:
+    """Compare the scenarios of ``paths`` and write the comparison archive into ``out``.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        A multirun directory and/or run archive directories.
+    out : path-like, optional
+        Where the comparison archive goes (must not exist or be empty); default
+        :func:`default_output`.
+    plots : bool
+        Write the PNG plots.
+    period : tuple of int
+        Period of the decomposition (year-ends).
+
+    Returns
+    -------
+    dict
+        ``{"out": Path, "rows": [...], "labels": [...], "decomposition": [...]}``.
+
+    Raises
+    ------
+    ComparisonInputError, simulator.archive.ArchiveError
+        For missing, incomplete or altered archives (nothing is written).
+    """
+    started = time.perf_counter()
+    paths = [Path(p) for p in paths]
+    archive_dirs = find_archives(paths)
+    archives = [load_archive(path) for path in archive_dirs]
+    labels = row_labels(archives)
+    baseline = None
+    baselines = [a for a in archives if a.scenario == "baseline"]
+    if len(baselines) == 1 and common_random_numbers(archives):
+        baseline = baselines[0]
+    rows = [scenario_indicators(archive, baseline) for archive in archives]
+    decomposition = [decomposition_row(archive, period) for archive in archives]
+    out = Path(out) if out is not None else default_output(paths)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ComparisonInputError(f"{out} already exists; choose another output directory with --out DIR")
+    markdown = comparison_markdown(rows, labels, decomposition, archives, period)
+    manifest = build_manifest(
+        kind="comparison", seed=None, wall_time_s=time.perf_counter() - started,
+        inputs={f"archive {i} ({label}) manifest": a.path / "manifest.json"
+                for i, (label, a) in enumerate(zip(labels, archives))},
+        extra={"archives": [describe(a) for a in archives],
+               "common_random_numbers": common_random_numbers(archives),
+               "decomposition_period": list(period),
+               "probabilities": "target probabilities include the observation noise of the "
+                                "urbanization rate (exact mixture evaluation); water and land do not"},
+    )
+    with staged_archive(out) as staging:
+        (staging / "comparison.csv").write_text(to_csv(rows, labels))
+        (staging / "decomposition.csv").write_text(to_csv(decomposition, labels))
+        (staging / "comparison.md").write_text(markdown, encoding="utf-8")
+        if plots:
+            from .plots import write_comparison_plots
+
+            write_comparison_plots(staging, archives, labels, decomposition, period)
+        finalize_manifest(staging, manifest)
+    return {"out": out, "rows": rows, "labels": labels, "decomposition": decomposition,
+            "markdown": markdown}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.compare",
+        description="Compare scenario run archives (a multirun directory or archive directories).")
+    parser.add_argument("paths", nargs="+", help="multirun directory and/or run archive directories")
+    parser.add_argument("--out", help="output directory (default: <multirun dir>/comparison, "
+                                      "or runs/comparisons/<date>_<time>)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    args = parser.parse_args(argv)
+    try:
+        result = compare(args.paths, args.out, plots=not args.no_plots)
+    except (ComparisonInputError, ArchiveError, DecompositionError) as error:
+        print(f"analysis.compare: error: {error}", file=sys.stderr)
+        return 2
+    markdown = result["markdown"]
+    print(markdown.split("\n## Archives")[0].rstrip())
+    print(f"\ncomparison archive: {result['out']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

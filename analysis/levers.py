@@ -1,0 +1,424 @@
+"""The policy levers of the model and the README tables generated from the ``.mdl`` and scenarios.
+
+A *lever* is a model parameter that a policy of the New Urbanization Plan sets. Its unit,
+documented range and default are read from ``model/inner_mongolia.mdl`` (through
+:func:`model.spec.load_spec`), never restated here; this module adds only what the ``.mdl`` does
+not hold in a structured form: the lever group, the plan chapter with a phrase quoted from it, and
+a one-line description of what the lever does in the model.
+
+``python -m analysis.levers`` prints the lever and scenario tables; ``--write`` rewrites them
+in README.md (only between their markers, inside the levers block); ``--check`` exits with
+status 1 if README.md differs from what the model and scenario files give (the test suite runs
+the same check, so the tables cannot drift).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+README_PATH = REPO_ROOT / "README.md"
+SCENARIO_DIR = REPO_ROOT / "scenarios" / "scenario"
+#: The plan text (Chinese); used only to check the quoted phrases (tests).
+PLAN_TEXT_PATH = Path(os.environ.get(
+    "IMSIM_PLAN_TEXT", "/work/shared/plan/inner_mongolia_new_urbanization_plan_2021_2035.txt"))
+
+LEVERS_BLOCK = ("<!-- levers:start -->", "<!-- levers:end -->")
+LEVER_TABLE_MARKERS = ("<!-- lever-table:start -->", "<!-- lever-table:end -->")
+SCENARIO_TABLE_MARKERS = ("<!-- scenario-table:start -->", "<!-- scenario-table:end -->")
+#: Keys a scenario file may hold (anything else is a typo that Hydra would accept silently).
+SCENARIO_KEYS = {"name", "title", "title_zh", "params"}
+_PLAN_CITATION = re.compile(r"\bch\.\s*(\d+)(?: sec\.\s*(\d+)(?:\s*-\s*(\d+))?)?")
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One policy lever.
+
+    Attributes
+    ----------
+    name : str
+        Python name of the model parameter (a constant of the ``.mdl`` with a documented range).
+    group : str
+        The policy family (settlement ease, county towns, water cap, land quota, water saving,
+        students and talent).
+    plan : str
+        Where the plan sets the policy, e.g. ``"ch.5 sec.1"`` (chapters and sections of the
+        plan text), with the source of the value when it is not the plan.
+    plan_quote : str
+        A phrase of the plan text in the first section cited in ``plan`` (checked by the tests).
+    effect : str
+        What the lever does in the model, in one sentence.
+    marked_in_mdl : bool
+        Whether the ``.mdl`` comment calls the constant a lever (``Lever:``). ``False`` only for
+        constants the plan sets but the ``.mdl`` documents as an assumption.
+    """
+
+    name: str
+    group: str
+    plan: str
+    plan_quote: str
+    effect: str
+    marked_in_mdl: bool = True
+
+
+#: The levers, in the order of the README table.
+LEVERS: tuple[Lever, ...] = (
+    Lever("settlement_restrictions_lifted_year", "settlement ease", "ch.1 sec.1; ch.5 sec.1",
+          "逐步放开城镇落户限制",
+          "year-end by which settlement ease reaches 1 (zero threshold), linearly from its 2015 "
+          "level; scales the settlement (luohu) rate"),
+    Lever("residence_permit_universal_year", "settlement ease", "ch.5 sec.1",
+          "居住证制度实现全覆盖",
+          "year by which every urban resident without local hukou holds a residence permit "
+          "(linear path); raises migrants' public-service access, hence migration and the "
+          "willingness to settle"),
+    Lever("equal_public_services_year", "settlement ease", "ch.5 sec.1",
+          "享有与城镇居民同等基本公共服务",
+          "year by which permit holders get the basic public services of urban residents "
+          "(linear path); with permit coverage it sets migrants' service access"),
+    Lever("cluster_hukou_transfer_boost", "settlement ease", "ch.5 sec.1",
+          "率先在呼包鄂乌城市群实行户籍通迁制度",
+          "relative increase of the settlement rate for the Hohhot-Baotou-Ordos-Ulanqab "
+          "cluster's share of urban residents once hukou transfer inside the cluster is free"),
+    Lever("cluster_hukou_transfer_year", "settlement ease", "ch.5 sec.1",
+          "率先在呼包鄂乌城市群实行户籍通迁制度",
+          "year-end from which the cluster boost applies (a step)", marked_in_mdl=False),
+    Lever("student_and_talent_settlement", "students and talent", "ch.5 sec.3",
+          "鼓励和支持在校大学生落户",
+          "settlements per year of students and skilled workers on top of the rate-driven "
+          "settlement"),
+    Lever("county_town_investment", "county towns", "ch.3 sec.4",
+          "促进公共服务设施提标扩面",
+          "share of the full county-town public-service programme, phased in over 2021-2025; "
+          "raises urban attractiveness (by up to `county_town_attractiveness_gain`)"),
+    Lever("regional_water_cap_2025", "water cap",
+          "ch.8 sec.3 (value: 2025 water-saving action plan)",
+          "加强水资源总量和强度双控",
+          "regional total water-use cap; the urban allocation is the cap minus non-urban use, "
+          "and urban demand near it cuts attractiveness and pushes out-migration (以水定城)"),
+    Lever("water_cap_growth_after_2025", "water cap", "ch.8 sec.3",
+          "加强水资源总量和强度双控",
+          "relative annual change of the regional cap after 2025 (0 = held at the 2025 level)"),
+    Lever("non_urban_water_trend_after_2020", "water cap", "ch.8 sec.3",
+          "以水定城、以水定地、以水定人、以水定产",
+          "relative annual change of agricultural, industrial and ecological water use after "
+          "2020; under the cap it sets how much water is left for towns"),
+    Lever("new_land_quota_2021_2025", "land quota", "ch.2 sec.3",
+          "城镇新增建设用地规模控制在64万亩以内",
+          "new urban construction land allowed in 2021-2025, spread evenly over the five years"),
+    Lever("land_quota_enforcement", "land quota", "ch.2 sec.4; ch.2 sec.3",
+          "严格实行建设用地总量与强度双控",
+          "how strictly the annual quota limits land conversion (1 = hard limit, 0 = none); "
+          "unmet land demand lowers attractiveness"),
+    Lever("planned_land_per_urban_resident_2035", "land quota", "ch.2 sec.3",
+          "人均城镇建设用地控制在国家规定标准以内",
+          "land per urban resident the land-use plan steers to by 2035 (linear from 2015); sets "
+          "the land demand of the urban population"),
+    Lever("annual_land_quota_outside_plan_period", "land quota",
+          "ch.2 sec.4 (no figure in the plan)",
+          "严格实行建设用地总量与强度双控",
+          "annual quota before 2021 and after 2025 (default: the 2021-2025 annual rate)"),
+    Lever("domestic_water_quota_target", "water saving", "ch.8 sec.3",
+          "全面普及城镇生活节水",
+          "urban domestic water use per resident reached by the end of 2025 (linear over "
+          "2021-2025)"),
+    Lever("leakage_target", "water saving",
+          "ch.8 sec.3 (value: 2025 water-saving action plan)",
+          "全力推进节水城市建设",
+          "network leakage reached by the end of 2025 (linear over 2021-2025); urban demand is "
+          "use / (1 - leakage)"),
+)
+
+
+def lever_names() -> list[str]:
+    """Names of the levers, in table order."""
+    return [lever.name for lever in LEVERS]
+
+
+def levers_marked_in_mdl(spec) -> set[str]:
+    """Parameters whose ``.mdl`` comment calls them a lever (``Lever:`` or ``Lever (...)``)."""
+    return {name for name, var in spec.parameters.items() if re.search(r"\bLever\b", var.description)}
+
+
+def check_levers(spec) -> list[str]:
+    """Problems of the lever registry against the ``.mdl`` (empty when consistent).
+
+    Checks that every lever is a parameter of the model, that the set of levers equals the
+    constants the ``.mdl`` marks as levers (plus the documented exceptions), and that every
+    default lies in its range.
+    """
+    problems = []
+    names = lever_names()
+    if len(set(names)) != len(names):
+        problems.append("a lever is listed twice in analysis.levers.LEVERS")
+    for lever in LEVERS:
+        if lever.name not in spec.parameters:
+            problems.append(f"lever '{lever.name}' is not a parameter of {spec.mdl_path.name} "
+                            f"(renamed or its range removed?)")
+    marked = levers_marked_in_mdl(spec)
+    expected = {lever.name for lever in LEVERS if lever.marked_in_mdl}
+    for name in sorted(marked - expected):
+        problems.append(f"'{name}' is marked 'Lever' in {spec.mdl_path.name} but missing from "
+                        f"analysis.levers.LEVERS (or listed with marked_in_mdl=False)")
+    for name in sorted(expected - marked):
+        problems.append(f"lever '{name}' is not marked 'Lever' in {spec.mdl_path.name}; set "
+                        f"marked_in_mdl=False with a reason, or mark it in the .mdl")
+    return problems
+
+
+_CHINESE_NUMBERS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
+_HEADING = re.compile(r"^第([一二三四五六七八九十])([章节])")
+
+
+def plan_sections(text: str) -> dict[tuple[int, int], str]:
+    """The plan's body split by chapter and section: ``{(chapter, section): text}``.
+
+    Section 0 of a chapter is its introduction. The table of contents at the top of the file
+    (the same headings without text) is skipped: the body starts at the second heading of
+    chapter one.
+    """
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("第一章")]
+    body = lines[starts[1] if len(starts) > 1 else (starts[0] if starts else 0):]
+    sections: dict[tuple[int, int], list[str]] = {}
+    chapter, section = 0, 0
+    for line in body:
+        match = _HEADING.match(line.strip())
+        if match:
+            number = _CHINESE_NUMBERS[match.group(1)]
+            if match.group(2) == "章":
+                chapter, section = number, 0
+            else:
+                section = number
+        sections.setdefault((chapter, section), []).append(line)
+    return {key: "\n".join(value) for key, value in sections.items()}
+
+
+def first_citation(plan: str) -> tuple[int, int]:
+    """``(chapter, section)`` of the first ``ch.N sec.M`` in a lever's ``plan`` field."""
+    match = _PLAN_CITATION.search(plan)
+    if not match or not match.group(2):
+        raise ValueError(f"'{plan}' cites no 'ch.N sec.M'")
+    return int(match.group(1)), int(match.group(2))
+
+
+# --------------------------------------------------------------------------- formatting
+def format_number(value: float) -> str:
+    """A compact, exact-enough rendering of a parameter value (``1.963e+10``, ``640000``)."""
+    if value == int(value) and abs(value) < 1e7:
+        return f"{int(value)}"
+    return f"{value:.6g}"
+
+
+def lever_table(spec) -> str:
+    """The README lever table (Markdown), from the ``.mdl`` and :data:`LEVERS`."""
+    lines = [
+        "| lever | group | unit | range | default | plan | what it does |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for lever in LEVERS:
+        var = spec.parameters[lever.name]
+        low, high = var.limits
+        lines.append(
+            f"| `{lever.name}` | {lever.group} | {var.units} | "
+            f"[{format_number(low)}, {format_number(high)}] | {format_number(var.value)} | "
+            f"{lever.plan} | {lever.effect} |"
+        )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ScenarioFile:
+    """A scenario delta file as written (``scenarios/scenario/<name>.yaml``)."""
+
+    path: Path
+    name: str
+    title: str
+    title_zh: str
+    params: dict
+    comment: str
+
+    @property
+    def plan_citations(self) -> list[str]:
+        """The plan chapters and sections cited in the file's comment (``"ch.5 sec.1"``...)."""
+        found = set()
+        for chapter, first, last in _PLAN_CITATION.findall(self.comment):
+            found.add((int(chapter), int(first) if first else 0, int(last) if last else 0))
+        return [f"ch.{chapter}" + (f" sec.{first}" if first else "") + (f"-{last}" if last else "")
+                for chapter, first, last in sorted(found)]
+
+
+class ScenarioFileError(ValueError):
+    """A scenario file that is malformed (unknown key, name not matching the file...)."""
+
+
+def read_scenario_file(path: str | Path) -> ScenarioFile:
+    """Read and check one scenario file.
+
+    Raises
+    ------
+    ScenarioFileError
+        If a key is not one of ``name``, ``title``, ``title_zh``, ``params``, the name differs
+        from the file name, ``params`` is not a mapping, or the comment cites no plan chapter.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ScenarioFileError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ScenarioFileError(f"{path}: a scenario file must be a mapping")
+    unknown = sorted(set(data) - SCENARIO_KEYS)
+    if unknown:
+        raise ScenarioFileError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; a scenario file holds only "
+            f"{', '.join(sorted(SCENARIO_KEYS))} (a misspelt 'params' would be ignored silently)")
+    missing = sorted(SCENARIO_KEYS - set(data))
+    if missing:
+        raise ScenarioFileError(f"{path}: missing key(s) {', '.join(missing)}")
+    if data["name"] != path.stem:
+        raise ScenarioFileError(f"{path}: name '{data['name']}' must equal the file name '{path.stem}'")
+    params = data["params"] or {}
+    if not isinstance(params, dict):
+        raise ScenarioFileError(f"{path}: params must be a mapping of parameter names to numbers")
+    comment = " ".join(line.lstrip("# ").rstrip() for line in text.splitlines() if line.startswith("#"))
+    scenario = ScenarioFile(path, str(data["name"]), str(data["title"]), str(data["title_zh"]),
+                            dict(params), comment)
+    if not scenario.plan_citations:
+        raise ScenarioFileError(f"{path}: the comment must cite the plan (e.g. 'plan ch.5 sec.1')")
+    return scenario
+
+
+#: Order of the scenarios in tables: baseline first, the coordinated package last.
+SCENARIO_ORDER = ("baseline", "business_as_usual", "faster_settlement", "county_town_push",
+                  "strict_water", "water_saving", "strict_land", "loose_land",
+                  "demographic_pessimism", "coordinated")
+
+
+def scenario_files(directory: str | Path = SCENARIO_DIR) -> list[ScenarioFile]:
+    """Every scenario file of ``directory``, checked, in :data:`SCENARIO_ORDER` then by name."""
+    files = [read_scenario_file(path) for path in sorted(Path(directory).glob("*.yaml"))]
+    rank = {name: i for i, name in enumerate(SCENARIO_ORDER)}
+    return sorted(files, key=lambda s: (rank.get(s.name, len(rank)), s.name))
+
+
+def scenario_table(spec, scenarios: Iterable[ScenarioFile]) -> str:
+    """The README scenario table (Markdown): what each scenario changes and where the plan says so."""
+    levers = set(lever_names())
+    lines = ["| scenario | title | changes from the baseline | plan |", "|---|---|---|---|"]
+    for scenario in scenarios:
+        changes = []
+        for name, value in scenario.params.items():
+            if name not in levers:
+                note = "uncertain parameter, fixed in every member"
+            elif float(value) == spec.parameters[name].value:
+                note = "as in the baseline, stated for clarity"
+            else:
+                note = f"baseline {format_number(spec.parameters[name].value)}"
+            changes.append(f"`{name}` = {format_number(float(value))} ({note})")
+        lines.append(
+            f"| `{scenario.name}` | {scenario.title} / {scenario.title_zh} | "
+            f"{'; '.join(changes) if changes else 'none (the .mdl and calibrated values)'} | "
+            f"{', '.join(scenario.plan_citations)} |"
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- README block
+def replace_between(text: str, markers: Sequence[str], content: str) -> str:
+    """``text`` with everything between the two ``markers`` replaced by ``content``."""
+    start, end = markers
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"README.md must contain {start} ... {end} exactly once")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{content}\n{end}{tail}"
+
+
+def between(text: str, markers: Sequence[str]) -> str:
+    """The text between the two ``markers`` (stripped)."""
+    start, end = markers
+    if start not in text or end not in text:
+        raise ValueError(f"README.md has no {start} ... {end} section")
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+def generated_tables(spec=None, directory: str | Path = SCENARIO_DIR) -> dict[tuple, str]:
+    """The generated tables keyed by their README markers."""
+    if spec is None:
+        from model.spec import load_spec
+
+        spec = load_spec()
+    return {LEVER_TABLE_MARKERS: lever_table(spec),
+            SCENARIO_TABLE_MARKERS: scenario_table(spec, scenario_files(directory))}
+
+
+def readme_with_tables(readme: str, tables: Mapping[tuple, str]) -> str:
+    """``readme`` with each generated table written between its markers (inside the levers block)."""
+    block = between(readme, LEVERS_BLOCK)
+    for markers, table in tables.items():
+        block = replace_between(block, markers, table)
+    return replace_between(readme, LEVERS_BLOCK, block)
+
+
+def readme_drift(readme_path: str | Path = README_PATH, spec=None) -> list[str]:
+    """Names of the README tables that differ from the generated ones (empty: up to date)."""
+    readme = Path(readme_path).read_text(encoding="utf-8")
+    block = between(readme, LEVERS_BLOCK)
+    drift = []
+    for markers, table in generated_tables(spec).items():
+        try:
+            written = between(block, markers)
+        except ValueError:
+            drift.append(f"{markers[0]} missing")
+            continue
+        if written != table.strip():
+            drift.append(markers[0])
+    return drift
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.levers",
+        description="Print the lever and scenario tables; --write updates README.md, --check tests it.")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--write", action="store_true", help="rewrite the tables in README.md")
+    group.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
+    args = parser.parse_args(argv)
+    from model.spec import load_spec
+
+    spec = load_spec()
+    problems = check_levers(spec)
+    if problems:
+        print("analysis.levers: error:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 2
+    tables = generated_tables(spec)
+    if args.write:
+        README_PATH.write_text(readme_with_tables(README_PATH.read_text(encoding="utf-8"), tables),
+                               encoding="utf-8")
+        print(f"updated the lever and scenario tables in {README_PATH}")
+        return 0
+    if args.check:
+        drift = readme_drift(README_PATH, spec)
+        if drift:
+            print(f"README.md is out of date ({', '.join(drift)}); run python -m analysis.levers --write",
+                  file=sys.stderr)
+            return 1
+        print("README.md lever and scenario tables are up to date")
+        return 0
+    for table in tables.values():
+        print(table, end="\n\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""Global sensitivity analysis: Sobol estimates against known indices, and properties on the model.
+
+Regression pins use fixed seeds (as SALib's own tests do), on the Ishigami function whose indices
+are known analytically; on the model the tests assert properties that must hold whatever the
+calibration: a lever that cannot act yet has a total index of exactly zero, sums and orderings
+hold within the confidence intervals, the estimate is reproducible from its seed.
+"""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from analysis.sensitivity import (GROUPS, SensitivityError, convergence_rows, indices_rows, main,
+                                  run_sensitivity)
+from analysis.sobol import analyze, design_rows, ishigami, ishigami_indices, unit_design
+from simulator.archive import verify_archive
+
+#: Levers that act only after the end of 2020, so they cannot change anything simulated up to 2020.
+LEVERS_ACTING_AFTER_2020 = ("county_town_investment", "domestic_water_quota_target", "leakage_target",
+                            "new_land_quota_2021_2025", "water_cap_growth_after_2025",
+                            "non_urban_water_trend_after_2020")
+
+
+def ishigami_estimate(n: int, seed: int = 1):
+    unit = unit_design(3, n, seed)
+    return analyze(["x1", "x2", "x3"], ishigami(-np.pi + 2 * np.pi * unit), seed, resamples=200)
+
+
+def test_ishigami_indices_are_recovered_within_their_confidence_intervals():
+    estimate = ishigami_estimate(2048)
+    s1, st = ishigami_indices()
+    assert np.all(np.abs(estimate.S1 - s1) <= np.maximum(2 * estimate.S1_conf, 0.02))
+    assert np.all(np.abs(estimate.ST - st) <= np.maximum(2 * estimate.ST_conf, 0.02))
+    assert estimate.ranking() == ["x1", "x2", "x3"]
+
+
+def test_ishigami_regression_pinned_with_a_fixed_seed():
+    """SALib 1.6, scrambled Sobol design seed 1, bootstrap seed 1, N = 256 (pinned values)."""
+    estimate = ishigami_estimate(256)
+    np.testing.assert_allclose(estimate.S1, PINNED_S1, rtol=1e-9)
+    np.testing.assert_allclose(estimate.ST, PINNED_ST, rtol=1e-9)
+    again = ishigami_estimate(256)
+    np.testing.assert_array_equal(again.ST_conf, estimate.ST_conf)
+    other = analyze(["x1", "x2", "x3"], ishigami(-np.pi + 2 * np.pi * unit_design(3, 256, 2)), 1)
+    assert not np.allclose(other.ST, estimate.ST), "another seed gives another design"
+
+
+PINNED_S1 = np.array([0.26511403290602403, 0.44550155789847834, 0.016675537980754863])
+PINNED_ST = np.array([0.5003727922616233, 0.44219214349150304, 0.24904346349589412])
+
+
+def test_ishigami_estimate_converges_when_n_doubles():
+    s1, st = ishigami_indices()
+    errors = [np.max(np.abs(ishigami_estimate(n).ST - st)) for n in (256, 4096)]
+    assert errors[1] < errors[0] and errors[1] < 0.02
+
+
+def test_the_design_for_n_is_the_first_part_of_the_design_for_2n():
+    half, full = unit_design(5, 64, 3), unit_design(5, 128, 3)
+    assert full.shape == (design_rows(128, 5), 5)
+    np.testing.assert_array_equal(full[: design_rows(64, 5)], half)
+
+
+def test_bad_design_sizes_and_outputs_are_refused():
+    with pytest.raises(ValueError, match="power of two"):
+        unit_design(3, 100, 1)
+    with pytest.raises(ValueError, match="expected n \\* 5 outputs"):
+        analyze(["a", "b", "c"], np.zeros(7), 1)
+    with pytest.raises(ValueError, match="NaN"):
+        analyze(["a", "b", "c"], np.full(10, np.nan), 1)
+    constant = analyze(["a", "b", "c"], np.ones(10), 1)
+    assert np.all(np.isnan(constant.ST))
+
+
+# --------------------------------------------------------------------------- on the model
+@pytest.fixture(scope="module")
+def model_result():
+    return run_sensitivity(n=128, seed=5, groups=("levers", "calibrated"),
+                           outputs=("urbanization_rate", "urban_water_demand"), years=(2020, 2035),
+                           resamples=100)
+
+
+def test_levers_that_cannot_act_yet_have_zero_total_index(model_result):
+    names = [f.name for f in model_result.factors]
+    for output in ("urbanization_rate", "urban_water_demand"):
+        indices = model_result.indices[(output, 2020)]
+        for lever in LEVERS_ACTING_AFTER_2020:
+            assert abs(indices.ST[names.index(lever)]) < 1e-12, (output, lever)
+    late = model_result.indices[("urban_water_demand", 2035)]
+    assert max(late.ST[names.index(lever)] for lever in LEVERS_ACTING_AFTER_2020) > 0.05, \
+        "by 2035 the water levers must matter for water demand (the zero above is not vacuous)"
+
+
+def test_indices_are_consistent_within_their_confidence_intervals(model_result):
+    for key, si in model_result.indices.items():
+        assert np.nansum(si.S1) <= 1 + np.sqrt(np.nansum(si.S1_conf ** 2)) + 0.05, key
+        assert np.all(si.ST >= -si.ST_conf - 0.02), key
+        assert np.all(si.ST + si.ST_conf + 0.05 >= si.S1 - si.S1_conf), key
+
+
+def test_factors_follow_the_groups_and_ranges(model_result, spec):
+    groups = {f.name: f.group for f in model_result.factors}
+    assert set(groups.values()) == {"levers", "calibrated"}
+    assert groups["county_town_investment"] == "levers" and groups["base_settlement_rate"] == "calibrated"
+    for factor in model_result.factors:
+        low, high = spec.parameters[factor.name].limits
+        assert low <= factor.low < factor.high <= high
+        sample = factor.transform(np.linspace(0.001, 0.999, 50))
+        assert sample.min() >= factor.low and sample.max() <= factor.high
+    cap = next(f for f in model_result.factors if f.name == "regional_water_cap_2025")
+    assert (cap.low, cap.high) == (1.86485e10, 2.06115e10), "range replaced as sensitivity_ranges.yaml says"
+    calibrated = next(f for f in model_result.factors if f.name == "base_settlement_rate")
+    assert calibrated.draws is not None and calibrated.transform(np.array([0.5]))[0] in calibrated.draws
+
+
+def test_reproducible_from_the_seed(model_result):
+    again = run_sensitivity(n=128, seed=5, groups=("levers", "calibrated"), outputs=("urbanization_rate",),
+                            years=(2035,), resamples=100)
+    np.testing.assert_array_equal(again.indices[("urbanization_rate", 2035)].ST,
+                                  model_result.indices[("urbanization_rate", 2035)].ST)
+    rows = convergence_rows(model_result)
+    assert {(r["output"], r["year"]) for r in rows} == set(model_result.indices)
+    assert all(r["n_half"] == 64 and r["n"] == 128 for r in rows)
+    assert len(indices_rows(model_result)) == len(model_result.factors) * len(model_result.indices)
+
+
+def test_scenario_parameters_stay_fixed():
+    result = run_sensitivity(scenario="demographic_pessimism", n=8, seed=1, groups=("calibrated",),
+                             outputs=("total_population",), years=(2035,), resamples=10)
+    assert {"fertility_trend", "base_out_migration_rate", "out_migration_trend"} <= set(result.fixed)
+    assert not {"fertility_trend", "base_out_migration_rate"} & {f.name for f in result.factors}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n": 100}, "power of two"),
+    ({"groups": ("levers", "politics")}, "unknown parameter group"),
+    ({"outputs": ("urbanisation",)}, "unknown output"),
+    ({"years": (2040,)}, "after run.final_time"),
+    ({"scenario": "no_such_scenario"}, "cannot compose scenario 'no_such_scenario'"),
+])
+def test_bad_options_are_clear_errors(kwargs, message):
+    options = {"n": 8, "groups": ("levers",), "outputs": ("urbanization_rate",), "years": (2035,), **kwargs}
+    with pytest.raises((SensitivityError, ValueError), match=message):
+        run_sensitivity(**options)
+
+
+def test_the_command_writes_a_verifiable_archive(tmp_path, capsys):
+    out = tmp_path / "sens"
+    code = main(["--n", "16", "--groups", "levers", "--outputs", "urbanization_rate,total_population",
+                 "--years", "2025,2035", "--resamples", "20", "--out", str(out)])
+    assert code == 0
+    manifest = verify_archive(out)
+    assert manifest["kind"] == "sensitivity" and manifest["seed"] == 20211122
+    for name in ("sobol_indices.csv", "convergence.csv", "factors.csv", "sensitivity.md",
+                 "sobol_2035.png", "sobol_over_time.png"):
+        assert name in manifest["files"], name
+    with open(out / "sobol_indices.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 * 2 * 16 and {r["group"] for r in rows} == {"levers"}
+    assert "sensitivity archive" in capsys.readouterr().out
+    assert main(["--n", "16", "--groups", "levers", "--out", str(out)]) == 2, "refuses to overwrite"
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_all_groups_are_known():
+    assert GROUPS == ("levers", "calibrated", "assumptions", "unverified_data")
