@@ -117,8 +117,29 @@ def multistart(problem: Problem, starts: np.ndarray, cost_tolerance: float = 1e-
                             cost_tolerance=cost_tolerance)
 
 
+def _damped_steps(normal: np.ndarray, gradient: np.ndarray, damping: np.ndarray, diag: np.ndarray,
+                  blocked: np.ndarray) -> np.ndarray:
+    """Levenberg-Marquardt steps of many sets at once, parameters on an active bound held.
+
+    Solves (J'J + lambda diag(J'J)) step = -J'r over the free parameters of every set: a blocked
+    parameter gets an identity row and column and a zero gradient, so its step is 0 and the other
+    steps solve the free sub-system exactly. A singular system falls back to least squares.
+    """
+    n_sets, p = gradient.shape
+    a = normal + damping[:, None, None] * (np.eye(p)[None, :, :] * diag[:, None, :])
+    g = np.where(blocked, 0.0, gradient)
+    keep = ~blocked
+    a = a * (keep[:, :, None] & keep[:, None, :])
+    a[:, np.arange(p), np.arange(p)] += blocked
+    try:
+        return -np.linalg.solve(a, g[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        return np.stack([-np.linalg.lstsq(a[k], g[k], rcond=None)[0] for k in range(n_sets)])
+
+
 def batched_levenberg_marquardt(problem: Problem, x0: np.ndarray, observed: np.ndarray,
-                                max_iter: int = 40, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+                                max_iter: int = 40, tol: float = 1e-10,
+                                u: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fit many data sets at once: bounded Levenberg-Marquardt, one engine call per stage.
 
     Every iteration runs one Jacobian evaluation for all sets together, then one trial evaluation;
@@ -132,11 +153,15 @@ def batched_levenberg_marquardt(problem: Problem, x0: np.ndarray, observed: np.n
     x0 : numpy.ndarray
         Starting points on the unit cube, shape ``(n_sets, p)``.
     observed : numpy.ndarray
-        One data vector per set, shape ``(n_sets, n_obs)`` [series units].
+        One data vector per set, shape ``(n_sets, n_obs)`` [series units], or one vector
+        ``(n_obs,)`` for every set.
     max_iter : int
         Iterations.
     tol : float
         Relative cost decrease below which a set counts as converged.
+    u : numpy.ndarray, optional
+        Values of the problem's ``varying`` (structural) parameters, held fixed in each set's fit:
+        shape ``(n_sets, q)`` or ``(q,)`` [parameter units].
 
     Returns
     -------
@@ -147,6 +172,10 @@ def batched_levenberg_marquardt(problem: Problem, x0: np.ndarray, observed: np.n
     """
     x = np.clip(np.array(x0, dtype=float), 0.0, 1.0)
     n_sets, p = x.shape
+    observed = np.asarray(observed, dtype=float)
+    if observed.ndim == 1:
+        observed = np.repeat(observed[None, :], n_sets, axis=0)
+    u = problem.varying_values(u, n_sets)
     damping = np.full(n_sets, 1e-3)
     active = np.ones(n_sets, dtype=bool)
     cost = np.full(n_sets, np.inf)
@@ -154,27 +183,17 @@ def batched_levenberg_marquardt(problem: Problem, x0: np.ndarray, observed: np.n
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        r, jac = problem.residuals_and_jacobian(x[idx], observed[idx])
+        u_idx = None if u is None else u[idx]
+        r, jac = problem.residuals_and_jacobian(x[idx], observed[idx], u=u_idx)
         cost[idx] = 0.5 * np.sum(r ** 2, axis=1)
         gradient = np.einsum("sij,si->sj", jac, r)
         normal = np.einsum("sij,sik->sjk", jac, jac)
         blocked = ((x[idx] <= 0.0) & (gradient > 0)) | ((x[idx] >= 1.0) & (gradient < 0))
         diag = np.einsum("sjj->sj", normal).copy()
         diag = np.maximum(diag, 1e-12 * np.maximum(diag.max(axis=1, keepdims=True), 1e-300))
-        trial_x = np.empty_like(x[idx])
-        for k in range(idx.size):
-            a = normal[k] + damping[idx[k]] * np.diag(diag[k])
-            g = gradient[k].copy()
-            free = ~blocked[k]
-            step = np.zeros(p)
-            if free.any():
-                sub = a[np.ix_(free, free)]
-                try:
-                    step[free] = -np.linalg.solve(sub, g[free])
-                except np.linalg.LinAlgError:
-                    step[free] = -np.linalg.lstsq(sub, g[free], rcond=None)[0]
-            trial_x[k] = np.clip(x[idx[k]] + step, 0.0, 1.0)
-        trial_r = problem.residuals(trial_x, observed[idx])
+        step = _damped_steps(normal, gradient, damping[idx], diag, blocked)
+        trial_x = np.clip(x[idx] + step, 0.0, 1.0)
+        trial_r = problem.residuals(trial_x, observed[idx], u=u_idx)
         trial_cost = 0.5 * np.sum(trial_r ** 2, axis=1)
         better = trial_cost < cost[idx]
         improvement = np.where(better, (cost[idx] - trial_cost) / np.maximum(cost[idx], 1e-300), 0.0)

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .observation import NUISANCE, RETURN_COLUMNS, Observations, MODEL_START
+from .observation import NUISANCE, Observations, MODEL_START
 
 
 @dataclass
@@ -33,7 +33,13 @@ class Problem:
     sigma : numpy.ndarray
         Observation noise standard deviation of each observation [series unit].
     fixed : dict of str to float
-        Other parameter overrides held fixed during the fit.
+        Other parameter overrides held fixed during the fit (one value for every parameter set).
+    varying : tuple of str
+        Parameters held fixed during a fit but at a different value for each parameter set (the
+        structural parameters of :mod:`calibration.structural`). Their values are passed as ``u``
+        (shape ``(n_sets, len(varying))`` in parameter units) to :meth:`predict`,
+        :meth:`residuals` and :meth:`residuals_and_jacobian`; without ``u`` they keep the value in
+        ``fixed`` or the ``.mdl``.
     time_step : float
         Euler time step [Year] (as in the ``.mdl``).
     fd_step : float
@@ -47,6 +53,7 @@ class Problem:
     upper: np.ndarray
     sigma: np.ndarray
     fixed: dict = field(default_factory=dict)
+    varying: tuple = ()
     time_step: float = 0.25
     fd_step: float = 1.0e-6
     n_model_runs: int = 0
@@ -69,41 +76,74 @@ class Problem:
         return (np.asarray(theta, dtype=float) - self.lower) / (self.upper - self.lower)
 
     # ---------------------------------------------------------------- model runs
-    def _run(self, theta_model: np.ndarray):
+    def varying_values(self, u: np.ndarray | None, n_sets: int) -> np.ndarray | None:
+        """Per-set values of the ``varying`` parameters, shape ``(n_sets, q)`` (or ``None``).
+
+        ``u`` may be one vector ``(q,)``, one row ``(1, q)`` (same for every set) or one row per set.
+        """
+        if u is None:
+            return None
+        u = np.atleast_2d(np.asarray(u, dtype=float))
+        q = len(self.varying)
+        if u.shape[1] != q:
+            raise ValueError(f"u must have {q} columns ({', '.join(self.varying) or 'no varying parameters'}), "
+                             f"got shape {u.shape}")
+        if u.shape[0] == 1 and n_sets != 1:
+            u = np.repeat(u, n_sets, axis=0)
+        if u.shape[0] != n_sets:
+            raise ValueError(f"u must have one row per parameter set ({n_sets}), got {u.shape[0]}")
+        return u
+
+    def _run(self, theta_model: np.ndarray, u: np.ndarray | None = None):
         n = theta_model.shape[0]
         params = dict(self.fixed)
+        if u is not None:
+            for j, name in enumerate(self.varying):
+                params[name] = u[:, j]
         for j, name in enumerate(self.model_parameters):
             params[name] = theta_model[:, j]
         self.n_model_runs += n
         return self.engine.run(
             params=params, n_samples=n, final_time=float(self.observations.final_year),
-            time_step=self.time_step, saveper=self.time_step, return_columns=list(RETURN_COLUMNS),
+            time_step=self.time_step, saveper=self.time_step, return_columns=self.observations.return_columns,
         )
 
     def _predict_from(self, result, theta_nuisance: np.ndarray) -> np.ndarray:
         nuisance = {name: theta_nuisance[:, j] for j, name in enumerate(self.observations.nuisance)}
         return self.observations.predict(result.values, result.time, nuisance)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predictions [series units], shape ``(n_sets, n_obs)``, for unit-cube points ``(n_sets, p)``."""
+    def predict(self, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """Predictions [series units], shape ``(n_sets, n_obs)``, for unit-cube points ``(n_sets, p)``.
+
+        ``u`` gives the values of the ``varying`` parameters per set (see the class docstring).
+        """
         theta = self.to_theta(np.atleast_2d(x))
         p_model = len(self.model_parameters)
-        result = self._run(theta[:, :p_model])
+        result = self._run(theta[:, :p_model], self.varying_values(u, theta.shape[0]))
         return self._predict_from(result, theta[:, p_model:])
 
-    def residuals(self, x: np.ndarray, observed: np.ndarray | None = None) -> np.ndarray:
+    def residuals(self, x: np.ndarray, observed: np.ndarray | None = None,
+                  u: np.ndarray | None = None) -> np.ndarray:
         """Weighted residuals (prediction - observed) / sigma, shape ``(n_sets, n_obs)``.
 
-        ``observed`` may be one vector ``(n_obs,)`` or one per set ``(n_sets, n_obs)`` (bootstrap).
+        ``observed`` may be one vector ``(n_obs,)`` or one per set ``(n_sets, n_obs)`` (bootstrap);
+        ``u`` the values of the ``varying`` parameters per set.
         """
         observed = self.observations.values if observed is None else np.asarray(observed, dtype=float)
-        return (self.predict(x) - observed) / self.sigma
+        return (self.predict(x, u) - observed) / self.sigma
 
-    def residuals_and_jacobian(self, x: np.ndarray, observed: np.ndarray | None = None):
+    def cost(self, x: np.ndarray, observed: np.ndarray | None = None, u: np.ndarray | None = None) -> np.ndarray:
+        """Half the weighted sum of squares (minus the Gaussian log-likelihood up to a constant),
+        shape ``(n_sets,)``."""
+        return 0.5 * np.sum(self.residuals(x, observed, u) ** 2, axis=1)
+
+    def residuals_and_jacobian(self, x: np.ndarray, observed: np.ndarray | None = None,
+                               u: np.ndarray | None = None):
         """Weighted residuals and their Jacobian with respect to x, for many points in one run.
 
         Forward differences on the unit cube (backward at the upper bound). Nuisance parameters
-        only transform the model output, so their columns need no extra model run.
+        only transform the model output, so their columns need no extra model run. ``u`` gives
+        the values of the ``varying`` parameters per set (held fixed: no Jacobian columns).
 
         Returns
         -------
@@ -122,7 +162,8 @@ class Problem:
         for j in range(p_model):
             points[:, j + 1, j] += steps[:, j]
         theta = self.to_theta(points.reshape(-1, p))
-        result = self._run(theta[:, :p_model])
+        u = self.varying_values(u, n_sets)
+        result = self._run(theta[:, :p_model], None if u is None else np.repeat(u, p_model + 1, axis=0))
         base_theta_nuisance = np.repeat(self.to_theta(x)[:, p_model:], p_model + 1, axis=0)
         predictions = self._predict_from(result, base_theta_nuisance).reshape(n_sets, p_model + 1, -1)
         base = predictions[:, 0, :]
@@ -147,7 +188,7 @@ class Problem:
 
 def make_problem(engine, observations: Observations, model_parameters: Sequence[str], spec,
                  sigma: Mapping[str, float], fixed: Mapping[str, float] | None = None,
-                 time_step: float = 0.25) -> Problem:
+                 time_step: float = 0.25, varying: Sequence[str] = ()) -> Problem:
     """Build a :class:`Problem`, taking bounds from the model's documented ranges.
 
     Parameters
@@ -166,8 +207,19 @@ def make_problem(engine, observations: Observations, model_parameters: Sequence[
         Parameter overrides held fixed (validated against the documented ranges).
     time_step : float
         Euler time step [Year].
+    varying : sequence of str, optional
+        Parameters held fixed in a fit at a per-set value (structural parameters); each must be a
+        model parameter, and neither fitted nor in ``fixed``.
     """
     names = list(model_parameters)
+    varying = tuple(varying)
+    for name in varying:
+        spec.check_name(name)
+    both = set(varying) & set(names)
+    if both:
+        raise ValueError(f"parameters both fitted and structural: {sorted(both)}; remove them from one list")
+    if len(set(varying)) != len(varying):
+        raise ValueError(f"structural parameters listed twice: {sorted(n for n in varying if varying.count(n) > 1)}")
     for name in names:
         spec.check_name(name)
     duplicates = {name for name in names if names.count(name) > 1}
@@ -177,6 +229,9 @@ def make_problem(engine, observations: Observations, model_parameters: Sequence[
     clash = set(fixed) & set(names)
     if clash:
         raise ValueError(f"parameters both fitted and fixed: {sorted(clash)}; remove them from one list")
+    clash = set(fixed) & set(varying)
+    if clash:
+        raise ValueError(f"parameters both structural and fixed: {sorted(clash)}; remove them from one list")
     lower = [spec.parameters[n].limits[0] for n in names] + [NUISANCE[n][0] for n in observations.nuisance]
     upper = [spec.parameters[n].limits[1] for n in names] + [NUISANCE[n][1] for n in observations.nuisance]
     missing = [s for s in observations.series_names if s not in sigma]
@@ -189,4 +244,4 @@ def make_problem(engine, observations: Observations, model_parameters: Sequence[
         raise ValueError(f"observations before the model start ({MODEL_START}) cannot be predicted")
     return Problem(engine=engine, observations=observations, model_parameters=names,
                    lower=np.array(lower, dtype=float), upper=np.array(upper, dtype=float),
-                   sigma=sigma_obs, fixed=dict(fixed), time_step=time_step)
+                   sigma=sigma_obs, fixed=dict(fixed), varying=varying, time_step=time_step)

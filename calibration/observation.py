@@ -28,8 +28,20 @@ Both approaches also use figures that do not depend on the population basis:
   initial state).
 - about 300,000 settled in 2016-2020 (plan) against cumulative_hukou_settlement(2020) - (2015).
 
-Not used: the UNVERIFIED rows (population 2012-2013 lie before the model start; total water use
-2015-2020 is memory-only and no calibrated parameter acts on it), and figures before 2015.
+- total water use 2015-2020 [100 million m3/Year] against ``total_water_demand``: these figures are
+  UNVERIFIED (recalled, not seen in a published text; data/README.md) and are used as *weak
+  evidence*: with a fixed, wide noise (``noise.fixed.total_water_use`` in scenarios/calibrate.yaml),
+  never an estimated one. They are the only figures that act on the water assumptions
+  (``total_water_use_2015``, ``non_urban_water_trend_to_2020``). The 2015 figure is used too: the
+  model's 2015 total water use is an uncertain parameter, not a known initial state.
+
+Optionally (``start_rates``) the 2015 bulletin birth and death rates are compared with the model's
+crude rates at the start (year-end 2015), which the ``.mdl`` equates with the 2015 rates
+(``crude_birth_rate_2015``, ``crude_death_rate_2015``): the 2015 figure is then one more noisy survey
+figure of the series instead of an exact value.
+
+Not used: the other UNVERIFIED rows (population 2012-2013 lie before the model start) and figures
+before 2015.
 """
 from __future__ import annotations
 
@@ -46,7 +58,7 @@ MODEL_START = 2015  # year-end 2015 [Year, model time]
 BIRTH_FLOWS = ("rural_births", "non_hukou_births", "hukou_births")
 DEATH_FLOWS = ("rural_deaths", "non_hukou_deaths", "hukou_deaths")
 RETURN_COLUMNS = ("total_population", "urbanization_rate", "hukou_urbanization_rate",
-                  "cumulative_hukou_settlement", *BIRTH_FLOWS, *DEATH_FLOWS)
+                  "cumulative_hukou_settlement", *BIRTH_FLOWS, *DEATH_FLOWS, "total_water_demand")
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,12 @@ class SeriesSpec:
     scale : float
         Factor from the file's model-unit value (``value_model``) to the series unit (1e3 turns a
         rate in 1/Year into permille).
+    weak_evidence : bool
+        The series consists of UNVERIFIED figures used deliberately as weak evidence (fixed wide
+        noise); UNVERIFIED rows of other series are never used.
+    observe_start : bool
+        The figure of the start year (2015) is informative: the model's 2015 value depends on an
+        uncertain parameter (e.g. total water use 2015), not on a known initial state.
     """
 
     name: str
@@ -80,6 +98,8 @@ class SeriesSpec:
     model_variables: tuple
     bias: str = "none"
     scale: float = 1.0
+    weak_evidence: bool = False
+    observe_start: bool = False
 
 
 SERIES = {
@@ -95,6 +115,9 @@ SERIES = {
                                           "level", ("hukou_urbanization_rate",)),
     "settled_since_2015": SeriesSpec("settled_since_2015", "settled_migrants_cumulative_2016_2020",
                                      "persons", "increment", ("cumulative_hukou_settlement",)),
+    "total_water_use": SeriesSpec("total_water_use", "total_water_use", "1e8 m3/Year", "level",
+                                  ("total_water_demand",), scale=1.0e-8, weak_evidence=True,
+                                  observe_start=True),
 }
 
 #: Nuisance parameters of the ``bias`` approach: name -> (lower, upper, unit, description).
@@ -145,6 +168,14 @@ class Observations:
     def final_year(self) -> int:
         return int(self.table["year"].max())
 
+    @property
+    def return_columns(self) -> list[str]:
+        """Model variables the predictions need (``total_population`` always: rates divide by it)."""
+        names = ["total_population"]
+        for series in self.series_names:
+            names += [v for v in SERIES[series].model_variables if v not in names]
+        return names
+
     def index_of(self, series: str) -> np.ndarray:
         return np.flatnonzero(self.table["series"].to_numpy() == series)
 
@@ -171,35 +202,49 @@ class Observations:
         dt = float(time[1] - time[0])
         n_samples = np.shape(next(iter(run_values.values())))[1]
         out = np.empty((n_samples, len(self.table)))
+        index: dict[float, int] = {}
 
         def at(year: float) -> int:
-            hits = np.flatnonzero(np.abs(time - year) < 1e-6 * max(dt, 1.0))
-            if hits.size != 1:
-                raise ValueError(f"time {year} was not saved; run with saveper = time_step from "
-                                 f"{MODEL_START} to at least {self.final_year}")
-            return int(hits[0])
+            if year not in index:
+                hits = np.flatnonzero(np.abs(time - year) < 1e-6 * max(dt, 1.0))
+                if hits.size != 1:
+                    raise ValueError(f"time {year} was not saved; run with saveper = time_step from "
+                                     f"{MODEL_START} to at least {self.final_year}")
+                index[year] = int(hits[0])
+            return index[year]
 
-        for k, row in enumerate(self.table.itertuples(index=False)):
-            spec = SERIES[row.series]
+        flows: dict[str, np.ndarray] = {}
+
+        def flow_of(spec: SeriesSpec) -> np.ndarray:
+            if spec.name not in flows:
+                flows[spec.name] = sum(run_values[name] for name in spec.model_variables)
+            return flows[spec.name]
+
+        population = run_values["total_population"]
+        rows = zip(self.table["series"].tolist(), self.table["year"].tolist(), self.table["biased"].tolist())
+        for k, (series, year, biased) in enumerate(rows):
+            spec = SERIES[series]
             if spec.kind == "level":
-                value = run_values[spec.model_variables[0]][at(row.year)]
+                value = spec.scale * run_values[spec.model_variables[0]][at(year)]
             elif spec.kind == "increment":
                 stock = run_values[spec.model_variables[0]]
-                value = stock[at(row.year)] - stock[at(MODEL_START)]
+                value = spec.scale * (stock[at(year)] - stock[at(MODEL_START)])
+            elif spec.kind == "crude_rate" and year <= MODEL_START:
+                # the 2015 figure against the crude rate at the start (the .mdl's "2015 rate")
+                i = at(MODEL_START)
+                value = spec.scale * flow_of(spec)[i] / population[i]
             elif spec.kind == "crude_rate":
-                start, end = at(row.year - 1), at(row.year)
-                flow = sum(run_values[name] for name in spec.model_variables)
-                annual = flow[start:end].sum(axis=0) * dt  # Euler steps in (year-1, year]
-                population = run_values["total_population"]
+                start, end = at(year - 1), at(year)
+                annual = flow_of(spec)[start:end].sum(axis=0) * dt  # Euler steps in (year-1, year]
                 mean_population = 0.5 * (population[start] + population[end])
                 value = spec.scale * annual / mean_population
             else:  # pragma: no cover - guarded by SERIES
                 raise ValueError(f"unknown series kind {spec.kind}")
-            if row.biased:
+            if biased:
                 if spec.bias == "population":
-                    value = value * (1.0 + np.asarray(nuisance["reporting_bias_population"]) * tau(row.year))
+                    value = value * (1.0 + np.asarray(nuisance["reporting_bias_population"]) * tau(year))
                 elif spec.bias == "urbanization":
-                    value = value - np.asarray(nuisance["reporting_bias_urbanization"]) * tau(row.year)
+                    value = value - np.asarray(nuisance["reporting_bias_urbanization"]) * tau(year)
             out[:, k] = value
         return out
 
@@ -215,7 +260,8 @@ class Observations:
 
 
 def build_observations(frame: pd.DataFrame, approach: str = "bias", *, first_year: int = MODEL_START,
-                       last_year: int = 2020, series: tuple | list | None = None) -> Observations:
+                       last_year: int = 2020, series: tuple | list | None = None,
+                       start_rates: bool = False) -> Observations:
     """Select the figures to fit from the tidy statistics table.
 
     Parameters
@@ -229,6 +275,9 @@ def build_observations(frame: pd.DataFrame, approach: str = "bias", *, first_yea
         Window of the figures [Year] (year-end figures; the model starts at the end of ``first_year``).
     series : sequence of str, optional
         Series to use (default: all of :data:`SERIES`).
+    start_rates : bool
+        Compare the ``first_year`` birth and death rates with the model's rates at the start (the
+        ``.mdl``'s 2015 rates) instead of leaving them out.
 
     Returns
     -------
@@ -248,11 +297,11 @@ def build_observations(frame: pd.DataFrame, approach: str = "bias", *, first_yea
             year = int(item.year)
             if year > last_year or year < first_year:
                 continue
-            if item.unverified:
-                continue  # memory-only figures are not used (see the module docstring)
-            if spec.kind == "crude_rate" and year <= first_year:
+            if item.unverified and not spec.weak_evidence:
+                continue  # memory-only figures are used only as declared weak evidence (module docstring)
+            if spec.kind == "crude_rate" and (year < first_year or (year == first_year and not start_rates)):
                 continue  # the flows of year Y run from Y-1 to Y; the model starts at the end of first_year
-            if spec.kind == "level" and year == first_year and spec.bias == "none":
+            if spec.kind == "level" and year == first_year and spec.bias == "none" and not spec.observe_start:
                 continue  # the initial state itself (e.g. hukou 44.16 % in 2015) carries no information
             if spec.kind == "increment" and year <= first_year:
                 continue

@@ -17,6 +17,7 @@ from .fit import MultistartResult, NoiseEstimate, fit_with_noise, start_points
 from .objective import Problem, make_problem
 from .observation import APPROACHES, MODEL_START, SERIES, Observations, build_observations
 from .stats import fit_statistics
+from .structural import StructuralPosterior, StructuralPrior, profile_refit, smc_profile_posterior
 from .uncertainty import BootstrapResult, laplace_covariance, parametric_bootstrap, summarise
 
 CENSUS_BASIS_OUTPUTS = ("urbanization_rate", "total_population")
@@ -31,23 +32,37 @@ class FitOutcome:
     label : str
         Short description (``bias 2015-2020``...).
     problem : Problem
-        The problem at its final noise.
+        The problem at its final noise; its ``varying`` parameters are the structural parameters
+        when their posterior was sampled.
     multistart : MultistartResult
-        All starts and their agreement.
+        All starts and their agreement (at the ``.mdl`` values of the structural parameters).
     noise : NoiseEstimate
-        Per-series noise.
+        Per-series noise (estimated at the ``.mdl`` values of the structural parameters).
     theta_hat : numpy.ndarray
-        Point estimate of every fitted parameter (model, then nuisance).
+        Point estimate of every fitted parameter (model, then nuisance), at ``structural_values``.
     predictions : numpy.ndarray
-        Predictions of every observation at the estimate [series units].
+        Predictions of every observation at the point estimate [series units].
     bootstrap : BootstrapResult or None
-        Parametric-bootstrap refits.
+        Parametric-bootstrap refits with the structural parameters held at their point estimates
+        (conditional uncertainty). Without structural uncertainty, these are the parameter draws.
     summary : pandas.DataFrame or None
-        Parameter table (:func:`calibration.uncertainty.summarise`).
+        Parameter table of ``bootstrap`` (:func:`calibration.uncertainty.summarise`).
     laplace_cov : numpy.ndarray
-        Local covariance [parameter units].
+        Local covariance at the point estimate [parameter units].
     wall_time_s : float
         Wall time of this calibration [s].
+    structural : StructuralPosterior or None
+        The posterior sample of the structural parameters (None: not sampled).
+    structural_values : dict of str to float
+        Values of the structural parameters at the point estimate (posterior median of the informed
+        ones, the ``.mdl`` value of the others), or the values they were held at.
+    joint : BootstrapResult or None
+        Joint draws: a posterior particle each, a data set simulated from its fit, the fitted
+        parameters refitted with the particle's structural values (``joint.u``) held fixed.
+    joint_summary : pandas.DataFrame or None
+        Parameter table of ``joint`` (intervals over the structural uncertainty too).
+    cost_mdl : float
+        Cost of the fit at the ``.mdl`` values of the structural parameters.
     """
 
     label: str
@@ -60,21 +75,57 @@ class FitOutcome:
     summary: pd.DataFrame | None
     laplace_cov: np.ndarray
     wall_time_s: float
+    structural: StructuralPosterior | None = None
+    structural_values: dict = field(default_factory=dict)
+    joint: BootstrapResult | None = None
+    joint_summary: pd.DataFrame | None = None
+    cost_mdl: float = float("nan")
 
     @property
     def observations(self) -> Observations:
         return self.problem.observations
 
     @property
-    def params(self) -> dict[str, float]:
-        """Point estimates of the model parameters."""
+    def fitted_params(self) -> dict[str, float]:
+        """Point estimates of the fitted model parameters."""
         n = len(self.problem.model_parameters)
         return {name: float(v) for name, v in zip(self.problem.model_parameters, self.theta_hat[:n])}
+
+    @property
+    def params(self) -> dict[str, float]:
+        """Point estimates of the fitted model parameters, then the structural point values."""
+        return {**self.fitted_params, **{k: float(v) for k, v in self.structural_values.items()}}
 
     @property
     def nuisance(self) -> dict[str, float]:
         n = len(self.problem.model_parameters)
         return {name: float(v) for name, v in zip(self.observations.nuisance, self.theta_hat[n:])}
+
+    @property
+    def u_hat(self) -> np.ndarray | None:
+        """Structural point values as the problem's ``u`` row (None without varying parameters)."""
+        if not self.problem.varying:
+            return None
+        return np.array([[self.structural_values[n] for n in self.problem.varying]])
+
+    @property
+    def parameter_summary(self) -> pd.DataFrame | None:
+        """The parameter table of the draws used downstream (joint if sampled, else conditional)."""
+        return self.joint_summary if self.joint_summary is not None else self.summary
+
+    def draws(self) -> tuple[list[str], np.ndarray]:
+        """Model-parameter draws for ensembles: names and rows (fitted, then structural columns).
+
+        Joint draws when the structural posterior was sampled, else the bootstrap of the fitted
+        parameters.
+        """
+        n_model = len(self.problem.model_parameters)
+        if self.joint is not None:
+            names = list(self.problem.model_parameters) + list(self.problem.varying)
+            return names, np.hstack([self.joint.theta[:, :n_model], self.joint.u])
+        if self.bootstrap is None:
+            raise ValueError(f"{self.label}: no parameter draws (uncertainty.draws = 0)")
+        return list(self.problem.model_parameters), self.bootstrap.theta[:, :n_model]
 
     def residual_table(self) -> pd.DataFrame:
         """Observations, predictions, residuals and census-consistent (de-biased) values."""
@@ -124,19 +175,46 @@ def _noise_settings(cfg: DictConfig, observations: Observations, borrowed: dict 
 
 def calibrate(cfg: DictConfig, engine, spec, frame: pd.DataFrame, *, approach: str, last_year: int,
               n_draws: int, borrowed_noise: dict | None = None, n_starts: int | None = None,
-              label: str | None = None, observations: Observations | None = None) -> FitOutcome:
-    """Fit one observation model on one window, estimate the noise, bootstrap the parameters.
+              label: str | None = None, observations: Observations | None = None,
+              structural: bool | None = None, n_particles: int | None = None,
+              structural_values: dict | None = None) -> FitOutcome:
+    """Fit one observation model on one window: noise, structural posterior, parameter draws.
 
-    ``observations`` replaces the figures selected from ``frame`` (e.g. synthetic data generated by
-    the model, for identifiability tests).
+    Steps: (1) multistart fit of the fitted parameters with the structural parameters at their
+    ``.mdl`` values, iterated with the per-series noise; (2) if ``structural``, the posterior of the
+    structural parameters by SMC over the profile likelihood at that noise
+    (:mod:`calibration.structural`); the point estimate takes the posterior median of the informed
+    structural parameters, the ``.mdl`` value of the others, and refits the fitted parameters there;
+    (3) a parametric bootstrap at the point estimate (structural values fixed); (4) joint draws:
+    ``n_draws`` posterior particles, each with a data set simulated from its fit and a refit.
+
+    Parameters
+    ----------
+    observations : Observations, optional
+        Replaces the figures selected from ``frame`` (e.g. synthetic data generated by the model).
+    structural : bool, optional
+        Sample the structural posterior (default: ``cfg.uncertainty.structural.enabled``).
+    n_particles : int, optional
+        Particles of the sampler (default: ``cfg.uncertainty.structural.particles``).
+    structural_values : dict, optional
+        Hold the structural parameters at these values instead (no sampling), e.g. the primary
+        fit's point values for the comparison of observation models.
     """
     clock = time.perf_counter()
+    s_cfg = cfg.uncertainty.structural
     if observations is None:
         observations = build_observations(frame, approach, first_year=int(cfg.window.first_year),
-                                          last_year=last_year, series=list(cfg.observation.series))
+                                          last_year=last_year, series=list(cfg.observation.series),
+                                          start_rates=bool(cfg.observation.start_rates))
     estimate, fixed_noise, floor, initial = _noise_settings(cfg, observations, borrowed_noise)
-    problem = make_problem(engine, observations, list(cfg.parameters), spec, initial,
-                           fixed=dict(cfg.fixed), time_step=float(cfg.time_step))
+    sample = bool(s_cfg.enabled) if structural is None else bool(structural)
+    if structural_values is not None:
+        sample = False
+    names = list(s_cfg.parameters) if sample else []
+    fixed = dict(cfg.fixed)
+    fixed.update(structural_values or {})
+    problem = make_problem(engine, observations, list(cfg.parameters), spec, initial, fixed=fixed,
+                           time_step=float(cfg.time_step), varying=names)
     defaults = spec.defaults()
     first = [defaults[n] for n in problem.model_parameters] + [0.0 for _ in observations.nuisance]
     starts = start_points(problem.n_params, int(n_starts or cfg.fit.starts), int(cfg.fit.seed),
@@ -144,20 +222,45 @@ def calibrate(cfg: DictConfig, engine, spec, frame: pd.DataFrame, *, approach: s
     ms, noise = fit_with_noise(problem, starts, estimate, fixed_noise, floor,
                                min_obs=int(cfg.noise.min_obs), max_rounds=int(cfg.noise.max_rounds))
     x_hat = ms.best.x
+    posterior = None
+    values = dict(structural_values or {})
+    u_hat = None
+    if sample:
+        prior = StructuralPrior.from_spec(spec, names)
+        posterior = smc_profile_posterior(
+            problem, x_hat, prior, n_particles=int(n_particles or s_cfg.particles), moves=int(s_cfg.moves),
+            seed=int(s_cfg.seed), ess_fraction=float(s_cfg.ess_fraction),
+            refit_iterations=int(s_cfg.refit_iterations), refresh_block=int(s_cfg.refresh_block),
+            min_ess=float(s_cfg.min_ess))
+        u_hat = posterior.point_estimate(float(s_cfg.informed_ks))[None, :]
+        values = {name: float(v) for name, v in zip(names, u_hat[0])}
+        x_point, _ = profile_refit(problem, x_hat[None, :], u_hat, max_iter=60)
+        x_hat = x_point[0]
     theta_hat = problem.to_theta(x_hat)
-    predictions = problem.predict(x_hat[None, :])[0]
-    cov = laplace_covariance(problem, x_hat)
-    boot = summary = None
-    if n_draws > 0:
-        dof = ({name: d for name, d in noise.dof.items() if noise.method[name] == "estimated"}
-               if cfg.uncertainty.noise_scale_uncertainty else None)
-        boot = parametric_bootstrap(problem, x_hat, n_draws, int(cfg.uncertainty.seed),
-                                    batch=int(cfg.uncertainty.batch), noise_dof=dof)
-        summary = summarise(problem, theta_hat, boot.theta, cov, level=float(cfg.uncertainty.level))
+    predictions = problem.predict(x_hat[None, :], u_hat)[0]
+    cov = laplace_covariance(problem, x_hat, u_hat)
+    dof = ({name: d for name, d in noise.dof.items() if noise.method[name] == "estimated"}
+           if cfg.uncertainty.noise_scale_uncertainty else None)
+    level = float(cfg.uncertainty.level)
+    n_conditional = int(cfg.uncertainty.conditional_draws) if sample else n_draws
+    boot = summary = joint = joint_summary = None
+    if n_conditional > 0:
+        boot = parametric_bootstrap(problem, x_hat, n_conditional, int(cfg.uncertainty.seed),
+                                    batch=int(cfg.uncertainty.batch), noise_dof=dof, u=u_hat)
+        summary = summarise(problem, theta_hat, boot.theta, cov, level=level)
+    if sample and n_draws > 0:
+        rng = np.random.default_rng([int(s_cfg.seed), 1])
+        rows = rng.choice(posterior.n_particles, size=n_draws, replace=n_draws > posterior.n_particles)
+        joint = parametric_bootstrap(problem, posterior.x[rows], n_draws, int(cfg.uncertainty.seed) + 2,
+                                     batch=int(cfg.uncertainty.batch), noise_dof=dof, u=posterior.u[rows])
+        joint.particle = rows
+        joint_summary = summarise(problem, theta_hat, joint.theta, cov, level=level)
     return FitOutcome(label=label or f"{approach} {cfg.window.first_year}-{last_year}", problem=problem,
                       multistart=ms, noise=noise, theta_hat=theta_hat, predictions=predictions,
                       bootstrap=boot, summary=summary, laplace_cov=cov,
-                      wall_time_s=time.perf_counter() - clock)
+                      wall_time_s=time.perf_counter() - clock, structural=posterior,
+                      structural_values=values, joint=joint, joint_summary=joint_summary,
+                      cost_mdl=float(ms.best.cost))
 
 
 @dataclass
@@ -201,11 +304,11 @@ def holdout_check(cfg: DictConfig, engine, spec, frame: pd.DataFrame) -> Holdout
     target_last = int(cfg.window.last_year)
     fit = calibrate(cfg, engine, spec, frame, approach="bias", last_year=last,
                     n_draws=int(cfg.holdout.draws), n_starts=int(cfg.holdout.starts),
+                    n_particles=int(cfg.holdout.particles),
                     label=f"bias {cfg.window.first_year}-{last} (training)")
     full = build_observations(frame, "bias", first_year=int(cfg.window.first_year),
                               last_year=target_last, series=list(CENSUS_BASIS_OUTPUTS))
     years_out = list(range(last + 1, target_last + 1))
-    names = fit.problem.model_parameters
     params = dict(cfg.fixed)
     params.update({n: np.array([v]) for n, v in fit.params.items()})
     run = engine.run(params=params, n_samples=1, final_time=float(target_last), time_step=float(cfg.time_step),
@@ -258,7 +361,7 @@ def holdout_check(cfg: DictConfig, engine, spec, frame: pd.DataFrame) -> Holdout
                            "mape": float(100 * np.mean(np.abs(error) / np.abs(observed))),
                            "errors_by_year": ", ".join(f"{y}: {e:+.4g}" for y, e in zip(part["year"], error))})
     band = None
-    if fit.bootstrap is not None:
+    if fit.joint is not None or fit.bootstrap is not None:
         band = _prediction_band(cfg, engine, fit, table, target_last)
     return HoldoutResult(fit=fit, table=table, errors=pd.DataFrame(errors),
                          training=pd.DataFrame(training_rows), band=band)
@@ -276,11 +379,11 @@ def _year_index(time: np.ndarray, years) -> dict[int, int]:
 
 
 def _prediction_band(cfg, engine, fit: FitOutcome, table: pd.DataFrame, target_last: int) -> pd.DataFrame:
-    """90 % band of the held-out values: bootstrap parameter draws plus the estimated noise."""
-    n_model = len(fit.problem.model_parameters)
-    draws = fit.bootstrap.theta[:, :n_model]
+    """90 % band of the held-out values: parameter draws (joint with the structural parameters when
+    sampled) plus the estimated noise."""
+    names, draws = fit.draws()
     params = dict(cfg.fixed)
-    params.update({name: draws[:, j] for j, name in enumerate(fit.problem.model_parameters)})
+    params.update({name: draws[:, j] for j, name in enumerate(names)})
     run = engine.run(params=params, n_samples=draws.shape[0], final_time=float(target_last),
                      time_step=float(cfg.time_step), saveper=1.0, return_columns=list(CENSUS_BASIS_OUTPUTS))
     rng = np.random.default_rng(int(cfg.uncertainty.seed) + 1)
@@ -347,7 +450,8 @@ def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> Calibrati
         alternative = calibrate(cfg, engine, spec, frame, approach=other,
                                 last_year=int(cfg.window.last_year),
                                 n_draws=int(cfg.observation.compare_draws),
-                                borrowed_noise=primary.noise.sigma)
+                                borrowed_noise=primary.noise.sigma,
+                                structural_values=primary.structural_values or None)
         timings["alternative"] = alternative.wall_time_s
     holdout = None
     if cfg.holdout.enabled:
@@ -371,13 +475,17 @@ TRAJECTORY_OUTPUTS = ("urbanization_rate", "total_population", "hukou_urbanizati
 
 def trajectories(cfg: DictConfig, engine, outcome: FitOutcome) -> pd.DataFrame:
     """Yearly model paths on the census basis at the estimate, with the 5-95 % range over the
-    bootstrap parameter draws (parameter uncertainty only, no observation noise)."""
-    n_model = len(outcome.problem.model_parameters)
-    rows_theta = outcome.theta_hat[None, :n_model]
-    if outcome.bootstrap is not None:
-        rows_theta = np.vstack([rows_theta, outcome.bootstrap.theta[:, :n_model]])
+    parameter draws (joint with the structural parameters when sampled; no observation noise)."""
+    point = outcome.params
+    names = list(point)
+    rows_theta = np.array([[point[n] for n in names]])
+    if outcome.joint is not None or outcome.bootstrap is not None:
+        draw_names, draws = outcome.draws()
+        columns = [draws[:, draw_names.index(n)] if n in draw_names else np.full(draws.shape[0], point[n])
+                   for n in names]
+        rows_theta = np.vstack([rows_theta, np.column_stack(columns)])
     params = dict(cfg.fixed)
-    params.update({name: rows_theta[:, j] for j, name in enumerate(outcome.problem.model_parameters)})
+    params.update({name: rows_theta[:, j] for j, name in enumerate(names)})
     last = outcome.observations.final_year
     run = engine.run(params=params, n_samples=rows_theta.shape[0], final_time=float(last),
                      time_step=float(cfg.time_step), saveper=1.0, return_columns=list(TRAJECTORY_OUTPUTS))

@@ -38,21 +38,32 @@ class BootstrapResult:
         Cost of each refit.
     data : numpy.ndarray
         The simulated data sets, shape ``(n_draws, n_obs)`` [series units].
+    u : numpy.ndarray or None
+        Structural parameter values held fixed in each refit, shape ``(n_draws, q)`` (joint draws;
+        ``None`` when every refit used the same values).
+    particle : numpy.ndarray or None
+        Index of the structural-posterior particle each draw was simulated from.
     """
 
     x: np.ndarray
     theta: np.ndarray
     cost: np.ndarray
     data: np.ndarray
+    u: np.ndarray | None = None
+    particle: np.ndarray | None = None
 
 
 def parametric_bootstrap(problem: Problem, x_hat: np.ndarray, n_draws: int, seed: int,
                          batch: int = 125, max_iter: int = 40,
-                         noise_dof: dict | None = None) -> BootstrapResult:
+                         noise_dof: dict | None = None, u: np.ndarray | None = None) -> BootstrapResult:
     """Simulate ``n_draws`` data sets from the fit and refit each one.
 
     Data set b is y*_b = f(theta_hat) + sigma_b * e_b with e_b standard normal (seeded), and
     theta*_b minimises the same weighted least squares from theta_hat.
+
+    With structural uncertainty (joint draws), draw b starts from its own fit: ``x_hat`` holds one
+    row per draw (the profile fit of a posterior particle) and ``u`` the particle's structural
+    values, which stay fixed in the refit; y*_b = f(theta_hat_b, u_b) + sigma_b e_b.
 
     For a series whose noise was estimated from nu residual degrees of freedom, sigma_b is drawn
     from the scaled inverse chi-square distribution sigma_hat^2 nu / chi2_nu (the posterior of sigma
@@ -66,7 +77,7 @@ def parametric_bootstrap(problem: Problem, x_hat: np.ndarray, n_draws: int, seed
     problem : Problem
         The calibration problem at its final noise.
     x_hat : numpy.ndarray
-        The point estimate on the unit cube.
+        The point estimate on the unit cube, shape ``(p,)``, or one per draw ``(n_draws, p)``.
     n_draws : int
         Number of simulated data sets.
     seed : int
@@ -78,35 +89,47 @@ def parametric_bootstrap(problem: Problem, x_hat: np.ndarray, n_draws: int, seed
     noise_dof : dict of str to float, optional
         Residual degrees of freedom of the series whose noise was estimated (others keep their
         fixed sigma).
+    u : numpy.ndarray, optional
+        Values of the problem's ``varying`` (structural) parameters: one vector ``(q,)`` for every
+        draw or one row per draw ``(n_draws, q)``.
     """
     if n_draws < 1:
         raise ValueError("the bootstrap needs at least one draw")
     rng = np.random.default_rng(seed)
-    fitted = problem.predict(x_hat[None, :])[0]
+    centres = np.atleast_2d(np.asarray(x_hat, dtype=float))
+    if centres.shape[0] == 1:
+        centres = np.repeat(centres, n_draws, axis=0)
+    if centres.shape[0] != n_draws:
+        raise ValueError(f"x_hat must have one row or {n_draws} rows, got {centres.shape[0]}")
+    u_rows = problem.varying_values(u, n_draws)
+    unique, inverse = np.unique(centres if u_rows is None else np.hstack([centres, u_rows]), axis=0,
+                                return_inverse=True)
+    p = centres.shape[1]
+    fitted = problem.predict(unique[:, :p], None if u_rows is None else unique[:, p:])[inverse.ravel()]
     sigma = np.repeat(problem.sigma[None, :], n_draws, axis=0)
     for name, dof in sorted((noise_dof or {}).items()):
         rows = problem.observations.index_of(name)
         scale = np.sqrt(dof / rng.chisquare(dof, size=n_draws))
         sigma[:, rows] *= scale[:, None]
-    data = fitted[None, :] + sigma * rng.standard_normal((n_draws, fitted.size))
-    x = np.empty((n_draws, x_hat.size))
+    data = fitted + sigma * rng.standard_normal(fitted.shape)
+    x = np.empty_like(centres)
     cost = np.empty(n_draws)
     for start in range(0, n_draws, batch):
         stop = min(start + batch, n_draws)
-        x0 = np.repeat(x_hat[None, :], stop - start, axis=0)
         x[start:stop], cost[start:stop] = batched_levenberg_marquardt(
-            problem, x0, data[start:stop], max_iter=max_iter)
-    return BootstrapResult(x=x, theta=problem.to_theta(x), cost=cost, data=data)
+            problem, centres[start:stop], data[start:stop], max_iter=max_iter,
+            u=None if u_rows is None else u_rows[start:stop])
+    return BootstrapResult(x=x, theta=problem.to_theta(x), cost=cost, data=data, u=u_rows)
 
 
-def laplace_covariance(problem: Problem, x_hat: np.ndarray) -> np.ndarray:
+def laplace_covariance(problem: Problem, x_hat: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
     """Local covariance (J'J)^+ of the parameters at the fit, in parameter units.
 
     Uses the weighted Jacobian (weights 1/sigma), so it is the inverse Fisher information of the
     Gaussian likelihood with the noise held at its estimate. Parameters on a bound are included
-    (the approximation is then poor, which the report says).
+    (the approximation is then poor, which the report says). ``u``: structural values held fixed.
     """
-    _, jac = problem.residuals_and_jacobian(x_hat[None, :])
+    _, jac = problem.residuals_and_jacobian(x_hat[None, :], u=u)
     information = jac[0].T @ jac[0]
     cov_unit = np.linalg.pinv(information, rcond=1e-12)
     scale = problem.upper - problem.lower
