@@ -113,6 +113,10 @@ def scenario_indicators(archive: RunArchive, baseline: RunArchive | None = None)
     row["new_land_2021_2025_median_km2"] = float(np.median(flags["new_land_2021_2025_km2"].values))
     row["land_quota_2021_2025_km2"] = land_quota_km2(point)
     row["max_water_stress_median"] = float(np.median(flags["max_water_stress"].values))
+    demand_2035 = at_year(ensemble["urban_water_demand"], 2035).values
+    cap_2035 = at_year(ensemble["water_cap"], 2035).values
+    row["water_demand_to_cap_2035_median"] = float(np.median(
+        np.divide(demand_2035, cap_2035, out=np.full_like(demand_2035, np.inf), where=cap_2035 > 0)))
     if baseline is not None:
         difference = (at_year(ensemble["urbanization_rate"], 2035).values
                       - at_year(baseline.ensemble["urbanization_rate"], 2035).values)
@@ -144,6 +148,10 @@ def to_csv(rows: Sequence[dict], labels: Sequence[str]) -> str:
 def _band(row: dict, year: int) -> str:
     return (f"{row[f'urbanization_{year}_median']:.2f} "
             f"[{row[f'urbanization_{year}_p05']:.2f}, {row[f'urbanization_{year}_p95']:.2f}]")
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}" if np.isfinite(value) else "no allocation left"
 
 
 def _verdict_cell(row: dict, year: int) -> str:
@@ -189,8 +197,9 @@ def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decompositi
         "",
         f"| scenario | urbanization 2025 | urbanization 2035 | P(≥ {t25}, 2025) | P(≥ {t35}, 2035) "
         f"| P(water within cap) | P(land within quota) | P(land per capita in standard) "
-        f"| P({t25} 2025 within limits) | P({t35} 2035 within limits) | 2025 verdict | 2035 verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| P({t25} 2025 within limits) | P({t35} 2035 within limits) | 2025 verdict | 2035 verdict "
+        f"| water demand / cap 2035 (median) | new land 2021–2025, km² (median / quota) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, row in zip(labels, rows):
         lines.append(
@@ -199,7 +208,9 @@ def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decompositi
             f"| {row['p_water_within_cap']:.3f} | {row['p_land_within_quota']:.3f} "
             f"| {row['p_land_per_capita_in_standard']:.3f} "
             f"| {row[f'p_{target_key(2025)}_within_limits']:.3f} | {row[f'p_{target_key(2035)}_within_limits']:.3f} "
-            f"| {_verdict_cell(row, 2025)} | {_verdict_cell(row, 2035)} |")
+            f"| {_verdict_cell(row, 2025)} | {_verdict_cell(row, 2035)} "
+            f"| {_ratio(row['water_demand_to_cap_2035_median'])} "
+            f"| {row['new_land_2021_2025_median_km2']:.0f} / {row['land_quota_2021_2025_km2']:.0f} |")
     if any("urbanization_2035_vs_baseline_mean_pp" in row for row in rows):
         lines += ["", "**Paired difference from the baseline** (common random numbers), urbanization "
                   "2035 [pp]: mean [5 %, 95 %] of member-by-member differences.", "",

@@ -100,7 +100,10 @@ def independent_row(archive_dir: Path) -> dict[str, float]:
         quota = float(out["new_land_quota_2021_2025"].values[0] * out["m2_per_mu"].values[0] / 1e6)
         within_quota = new_land <= quota * (1 + 1e-9)
         per_capita = ens["land_per_urban_resident"].values[:, time == 2035][:, 0]
+        with np.errstate(divide="ignore"):
+            ratio_2035 = demand[:, time == 2035][:, 0] / cap[:, time == 2035][:, 0]
     row = {
+        "water_demand_to_cap_2035_median": np.median(ratio_2035),
         "p_water_within_cap": water.mean(), "p_land_within_quota": within_quota.mean(),
         "p_land_per_capita_in_standard": ((per_capita >= 65) & (per_capita <= 115)).mean(),
         "sigma": sigma, "n": len(water),
@@ -121,6 +124,8 @@ def test_comparison_numbers_equal_a_recomputation_from_the_archives(sweep):
         archive_dir = sweep["dir"] / f"{i}_{name}"
         row, expected = table[name], independent_row(archive_dir)
         summary = json.loads((archive_dir / "summary.json").read_text())
+        assert float(row["water_demand_to_cap_2035_median"]) == pytest.approx(
+            expected["water_demand_to_cap_2035_median"], rel=1e-12)
         for key in ("p_water_within_cap", "p_land_within_quota", "p_land_per_capita_in_standard"):
             assert float(row[key]) == pytest.approx(expected[key], abs=1e-12), (name, key)
             assert float(row[key]) == pytest.approx(summary["ensemble"][key], abs=1e-12), (name, key)
