@@ -262,7 +262,7 @@ def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", 
                     seed: int = 20211122, groups: Sequence[str] = GROUPS,
                     outputs: Sequence[str] = DEFAULT_OUTPUTS, years: Sequence[int] = DEFAULT_YEARS,
                     resamples: int = 100, ranges: str | Path = RANGES_PATH,
-                    config_overrides: Sequence[str] = ()) -> SensitivityResult:
+                    config_overrides: Sequence[str] = (), cfg=None) -> SensitivityResult:
     """Sample, run and analyse.
 
     Parameters
@@ -285,6 +285,9 @@ def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", 
         Range replacements (:data:`RANGES_PATH`).
     config_overrides : sequence of str
         Further Hydra overrides of the run config (e.g. ``run.time_step=0.125``).
+    cfg : omegaconf.DictConfig, optional
+        An already composed ``sim.py`` config to use instead of composing ``scenario`` and
+        ``calibrated`` (composition with the calibrated draws takes seconds).
     """
     from model.spec import ParameterError, load_spec
     from simulator.config import ConfigError, check_run_settings, resolve_parameters
@@ -299,7 +302,10 @@ def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", 
     if unknown:
         raise SensitivityError(f"unknown output(s) {', '.join(unknown)}: use model variable names "
                                f"such as {', '.join(DEFAULT_OUTPUTS)}")
-    cfg = compose_scenario(scenario, calibrated, config_overrides)
+    if cfg is None:
+        cfg = compose_scenario(scenario, calibrated, config_overrides)
+    else:
+        scenario = str(cfg.scenario.name)
     try:
         resolved = resolve_parameters(cfg, spec)
         settings = check_run_settings(cfg, spec.variables["initial_time"].value)

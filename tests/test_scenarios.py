@@ -183,7 +183,7 @@ def calibrated_config(scenario: str):
     return compose_config(f"scenario={scenario}")
 
 
-@pytest.mark.parametrize("scenario", ["faster_settlement", "demographic_pessimism"])
+@pytest.mark.parametrize("scenario", ["demographic_pessimism"])
 def test_members_share_draws_across_scenarios_except_what_the_scenario_fixes(scenario, spec):
     """Common random numbers: member i has the same calibrated draw in every scenario."""
     from omegaconf import OmegaConf

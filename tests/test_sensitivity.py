@@ -76,10 +76,18 @@ def test_bad_design_sizes_and_outputs_are_refused():
 
 # --------------------------------------------------------------------------- on the model
 @pytest.fixture(scope="module")
-def model_result():
+def baseline_config():
+    """The baseline with the calibrated draws, composed once (composition takes seconds)."""
+    from analysis.sensitivity import compose_scenario
+
+    return compose_scenario("baseline", "default")
+
+
+@pytest.fixture(scope="module")
+def model_result(baseline_config):
     return run_sensitivity(n=128, seed=5, groups=("levers", "calibrated"),
                            outputs=("urbanization_rate", "urban_water_demand"), years=(2020, 2035),
-                           resamples=100)
+                           resamples=100, cfg=baseline_config)
 
 
 def test_levers_that_cannot_act_yet_have_zero_total_index(model_result):
@@ -115,9 +123,9 @@ def test_factors_follow_the_groups_and_ranges(model_result, spec):
     assert calibrated.draws is not None and calibrated.transform(np.array([0.5]))[0] in calibrated.draws
 
 
-def test_reproducible_from_the_seed(model_result):
+def test_reproducible_from_the_seed(model_result, baseline_config):
     again = run_sensitivity(n=128, seed=5, groups=("levers", "calibrated"), outputs=("urbanization_rate",),
-                            years=(2035,), resamples=100)
+                            years=(2035,), resamples=100, cfg=baseline_config)
     np.testing.assert_array_equal(again.indices[("urbanization_rate", 2035)].ST,
                                   model_result.indices[("urbanization_rate", 2035)].ST)
     rows = convergence_rows(model_result)
@@ -127,10 +135,17 @@ def test_reproducible_from_the_seed(model_result):
 
 
 def test_scenario_parameters_stay_fixed():
-    result = run_sensitivity(scenario="demographic_pessimism", n=8, seed=1, groups=("calibrated",),
-                             outputs=("total_population",), years=(2035,), resamples=10)
-    assert {"fertility_trend", "base_out_migration_rate", "out_migration_trend"} <= set(result.fixed)
-    assert not {"fertility_trend", "base_out_migration_rate"} & {f.name for f in result.factors}
+    from analysis.sensitivity import compose_scenario
+
+    cfg = compose_scenario("demographic_pessimism", "default")
+    named = set(cfg.scenario.params)
+    drawn = set(cfg.calibrated.uncertainty.parameters)
+    result = run_sensitivity(n=8, seed=1, groups=("calibrated",), outputs=("total_population",),
+                             years=(2035,), resamples=10, cfg=cfg)
+    assert "base_out_migration_rate" in named & drawn
+    assert set(result.fixed) == named & drawn
+    assert not named & {f.name for f in result.factors}
+    assert {f.name for f in result.factors} == drawn - named
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -141,14 +156,16 @@ def test_scenario_parameters_stay_fixed():
     ({"scenario": "no_such_scenario"}, "cannot compose scenario 'no_such_scenario'"),
 ])
 def test_bad_options_are_clear_errors(kwargs, message):
-    options = {"n": 8, "groups": ("levers",), "outputs": ("urbanization_rate",), "years": (2035,), **kwargs}
+    options = {"n": 8, "groups": ("levers",), "outputs": ("urbanization_rate",), "years": (2035,),
+               "calibrated": "none", **kwargs}
     with pytest.raises((SensitivityError, ValueError), match=message):
         run_sensitivity(**options)
 
 
 def test_the_command_writes_a_verifiable_archive(tmp_path, capsys):
     out = tmp_path / "sens"
-    code = main(["--n", "16", "--groups", "levers", "--outputs", "urbanization_rate,total_population",
+    code = main(["--n", "16", "--groups", "levers", "--calibrated", "none",
+                 "--outputs", "urbanization_rate,total_population",
                  "--years", "2025,2035", "--resamples", "20", "--out", str(out)])
     assert code == 0
     manifest = verify_archive(out)
@@ -160,7 +177,8 @@ def test_the_command_writes_a_verifiable_archive(tmp_path, capsys):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 * 2 * 16 and {r["group"] for r in rows} == {"levers"}
     assert "sensitivity archive" in capsys.readouterr().out
-    assert main(["--n", "16", "--groups", "levers", "--out", str(out)]) == 2, "refuses to overwrite"
+    assert main(["--n", "16", "--groups", "levers", "--calibrated", "none", "--out", str(out)]) == 2, \
+        "refuses to overwrite"
     assert "already exists" in capsys.readouterr().err
 
 
