@@ -5,7 +5,7 @@ in 2020, 2025, 2030 and 2035? Variance-based (Sobol) indices with respect to
 
 - the **policy levers** (:mod:`analysis.levers`), uniform over their documented ranges (or the
   ranges of ``analysis/sensitivity_ranges.yaml``, each with its reason);
-- the **calibrated parameters**, over their bootstrap draws (``calibrated.uncertainty``): each is
+- the **calibrated parameters**, over their draws in ``calibrated.uncertainty``: each is
   sampled from its empirical marginal distribution (inverse empirical CDF of the draws). Sobol
   indices assume independent inputs, so the correlation between the draws is not kept;
 - the **assumptions** of the ``.mdl`` (comment ``Assumption:``), uniform over their documented
@@ -101,7 +101,7 @@ class Factor:
 
     @property
     def distribution(self) -> str:
-        return "bootstrap draws (empirical)" if self.draws is not None else "uniform"
+        return "calibration draws (empirical)" if self.draws is not None else "uniform"
 
     def transform(self, unit: np.ndarray) -> np.ndarray:
         """Map points of ``[0, 1]`` to parameter values."""
@@ -177,7 +177,7 @@ def input_factors(spec, resolved, uncertainty, groups: Sequence[str] = GROUPS,
         if group == "calibrated":
             draws = np.sort(uncertainty.draws[:, uncertainty.parameters.index(name)])
             low, high = float(draws[0]), float(draws[-1])
-            note = f"{len(draws)} bootstrap draws (calibrated.uncertainty)"
+            note = f"{len(draws)} draws (calibrated.uncertainty)"
             if high <= low:
                 continue
         elif name in overrides:
@@ -391,7 +391,8 @@ def markdown(result: SensitivityResult, wall_time_s: float, top: int = 10) -> st
         "",
         "S1: share of the output's variance explained by the factor alone; ST: share including all "
         "its interactions (ST ≥ S1 up to estimation error; 1 − ΣS1 is the share due to "
-        "interactions). Calibrated parameters vary over their bootstrap draws (independently), "
+        "interactions). Calibrated parameters (those with draws in `calibrated.uncertainty`) vary "
+        "over their draws, each from its marginal (correlations between them are not kept); "
         "levers, assumptions and UNVERIFIED data over their documented ranges "
         "(`analysis/sensitivity_ranges.yaml` lists the exceptions, with reasons).",
         "",
