@@ -6,10 +6,11 @@ Runs, as a user would, in a temporary directory:
    the default launcher (local joblib, one worker per core), one whole ensemble per job;
 2. ``python -m analysis.compare <sweep dir> --out <dir>`` — the comparison with its plots.
 
-Prints the wall time of each step, the per-job compute time recorded in the manifests (the rest
-of the sweep is start-up and Hydra's config composition), then one JSON line with the keys
-``scenarios``, ``samples``, ``sweep_s``, ``comparison_s``, ``total_s``, ``jobs_compute_s``,
-``target_s`` and ``met``. Target on a 2-core machine: total <= 30 s. Not a test: timings depend on
+Prints the wall time of each step, the per-job compute time recorded in the manifests, and the
+time of one composition of the config (a sweep of N jobs composes it 2 + 2N times: twice to start,
+once per job in the launching process to check the batch, once per job in the worker), then one
+JSON line with the keys ``scenarios``, ``samples``, ``sweep_s``, ``comparison_s``, ``total_s``,
+``jobs_compute_s``, ``compose_s``, ``composes``, ``cpus``, ``target_s`` and ``met``. Target on a 2-core machine: total <= 30 s. Not a test: timings depend on
 the machine and its load.
 """
 from __future__ import annotations
@@ -35,6 +36,16 @@ def all_scenarios() -> list[str]:
     from analysis.levers import scenario_files
 
     return [scenario.name for scenario in scenario_files()]
+
+
+def compose_seconds() -> float:
+    """Wall time of one composition of the sim.py config (as each sweep job does) [s]."""
+    from hydra import compose, initialize_config_dir
+
+    start = time.perf_counter()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "scenarios"), version_base="1.3"):
+        compose(config_name="config", overrides=["scenario=baseline"])
+    return time.perf_counter() - start
 
 
 def timed_run(command: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess]:
@@ -71,15 +82,20 @@ def main(argv: list[str] | None = None) -> int:
         if len(manifests) != len(scenarios):
             raise SystemExit(f"benchmarks.sweep: {len(manifests)} archives for {len(scenarios)} scenarios")
     total = sweep_s + comparison_s
+    compose_s = compose_seconds()
+    composes = 2 + 2 * len(scenarios)  # launcher: 2 + one check per job; each job once more
     print(f"sweep: {len(scenarios)} scenarios x {args.samples} members, launcher: default "
           f"(joblib, {os.cpu_count()} cores), per-job plots {'on' if args.plots else 'off'}")
     print(f"  sweep wall time        {sweep_s:6.1f} s  (python sim.py -m ...)")
     print(f"  of which in the jobs   {jobs_compute_s:6.1f} s  (sum over jobs of run_job's simulation time)")
+    print(f"  config composition     {compose_s:6.2f} s each, {composes} times in a sweep of {len(scenarios)} jobs "
+          f"(Hydra/OmegaConf; mostly the calibrated draws)")
     print(f"  comparison wall time   {comparison_s:6.1f} s  (python -m analysis.compare, with plots)")
     print(f"  total                  {total:6.1f} s  (target <= {TARGET_S:g} s: {'met' if total <= TARGET_S else 'MISSED'})")
     print(json.dumps({"scenarios": len(scenarios), "samples": args.samples, "sweep_s": round(sweep_s, 2),
                       "comparison_s": round(comparison_s, 2), "total_s": round(total, 2),
-                      "jobs_compute_s": round(jobs_compute_s, 2), "cpus": os.cpu_count(),
+                      "jobs_compute_s": round(jobs_compute_s, 2), "compose_s": round(compose_s, 3),
+                      "composes": composes, "cpus": os.cpu_count(),
                       "target_s": TARGET_S, "met": total <= TARGET_S}))
     return 0
 
