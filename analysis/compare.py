@@ -195,9 +195,11 @@ def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decompositi
         "member: the member reaches the target AND stays within the water cap AND the land quota; "
         "the verdict says whether that joint probability is ≥ 0.9, ≥ 0.5 or below.",
         "",
-        f"| scenario | urbanization 2025 | urbanization 2035 | P(≥ {t25}, 2025) | P(≥ {t35}, 2035) "
+        f"| scenario | urbanization 2025 (with obs. noise) | urbanization 2035 (with obs. noise) "
+        f"| P(≥ {t25}, 2025; with obs. noise) | P(≥ {t35}, 2035; with obs. noise) "
         f"| P(water within cap) | P(land within quota) | P(land per capita in standard) "
-        f"| P({t25} 2025 within limits) | P({t35} 2035 within limits) | 2025 verdict | 2035 verdict "
+        f"| P({t25} 2025 within limits; with obs. noise) | P({t35} 2035 within limits; with obs. noise) "
+        f"| 2025 verdict | 2035 verdict "
         f"| water demand / cap 2035 (median) | new land 2021–2025, km² (median / quota) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
