@@ -1,7 +1,8 @@
 """How long the full calibration takes: ``python -m benchmarks.calibration [--engine E] [--repeat N]``.
 
 Runs what ``python -m calibration`` runs with the settings of ``scenarios/calibrate.yaml`` (primary
-fit + noise + bootstrap, the other observation model, the out-of-sample check), then writes the
+fit + noise, the structural posterior (SMC), the bootstrap and joint draws, the other observation
+model, the out-of-sample check with its own structural posterior), then writes the
 archive into a temporary directory (discarded; the parameter file is not touched), and prints the
 wall time of each stage. Not a test: the numbers depend on the machine (target: <= 60 s on 2 cores).
 """
@@ -47,6 +48,12 @@ def main(argv: list[str] | None = None) -> None:
         stages = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result.timings.items())
         print(f"run {k + 1}: calibration {fitted:6.2f} s ({stages}; "
               f"{result.primary.problem.n_model_runs} model runs in the primary fit)")
+        for label, outcome in (("primary", result.primary),
+                               ("holdout", result.holdout.fit if result.holdout is not None else None)):
+            if outcome is not None and outcome.structural is not None:
+                post = outcome.structural
+                print(f"run {k + 1}: {label} structural posterior {post.wall_time_s:6.2f} s ({post.n_particles} "
+                      f"particles, {len(post.steps)} tempering steps, final-step ESS {post.final_ess:.0f})")
         if not args.no_archive:
             clock = time.perf_counter()
             with tempfile.TemporaryDirectory() as tmp:
@@ -54,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
                               parameter_text=parameter_file_text(result, None), plots=bool(cfg.output.plots))
             print(f"run {k + 1}: report archive {time.perf_counter() - clock:6.2f} s")
     print(f"total: {time.perf_counter() - start:6.2f} s (engine {cfg.engine.name}, "
-          f"{cfg.uncertainty.draws} bootstrap draws, {cfg.fit.starts} starts)")
+          f"{cfg.uncertainty.draws} joint draws, {cfg.fit.starts} starts, "
+          f"{cfg.uncertainty.structural.particles} particles x {cfg.uncertainty.structural.moves} moves)")
 
 
 if __name__ == "__main__":

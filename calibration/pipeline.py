@@ -232,7 +232,7 @@ def calibrate(cfg: DictConfig, engine, spec, frame: pd.DataFrame, *, approach: s
             seed=int(s_cfg.seed), ess_fraction=float(s_cfg.ess_fraction),
             refit_iterations=int(s_cfg.refit_iterations), refresh_block=int(s_cfg.refresh_block),
             min_ess=float(s_cfg.min_ess))
-        u_hat = posterior.point_estimate(float(s_cfg.informed_ks))[None, :]
+        u_hat = posterior.point_estimate(float(s_cfg.informed_ks), float(s_cfg.informed_sd_ratio))[None, :]
         values = {name: float(v) for name, v in zip(names, u_hat[0])}
         x_point, _ = profile_refit(problem, x_hat[None, :], u_hat, max_iter=60)
         x_hat = x_point[0]

@@ -53,6 +53,13 @@ def parameter_units(spec, names: Sequence[str]) -> dict[str, str]:
     return units
 
 
+def structural_summary(cfg, posterior) -> pd.DataFrame:
+    """Prior against posterior of the structural parameters, with the config's rule for "informed"."""
+    s_cfg = cfg.uncertainty.structural
+    return posterior.summary(float(s_cfg.informed_ks), float(cfg.uncertainty.level),
+                             max_sd_ratio=float(s_cfg.informed_sd_ratio))
+
+
 # ----------------------------------------------------------------------------------- parameter file
 def parameter_file_text(result: CalibrationResult, git_commit: str | None) -> str:
     """The text of ``scenarios/calibrated/default.yaml`` for this calibration.
@@ -72,16 +79,15 @@ def parameter_file_text(result: CalibrationResult, git_commit: str | None) -> st
         comments[name] = f"fitted; 90% interval [{row['lower']:.4g}, {row['upper']:.4g}]{flag}"
     posterior = primary.structural
     if posterior is not None:
-        table = posterior.summary(float(cfg.uncertainty.structural.informed_ks),
-                                  float(cfg.uncertainty.level)).set_index("parameter")
+        table = structural_summary(result.cfg, posterior).set_index("parameter")
         for name in posterior.prior.names:
             row = table.loc[name]
             if row["data_free"]:
                 kind = "data-free: posterior = prior; .mdl value"
             elif row["informed"]:
-                kind = f"informed (KS {row['ks_distance']:.2f}): posterior median"
+                kind = f"informed (KS {row['ks_distance']:.2f}, sd ratio {row['sd_ratio']:.2f}): posterior median"
             else:
-                kind = f"posterior ~ prior (KS {row['ks_distance']:.2f}): .mdl value"
+                kind = f"posterior ~ prior (KS {row['ks_distance']:.2f}, sd ratio {row['sd_ratio']:.2f}): .mdl value"
             comments[name] = (f"structural, prior uniform [{row['range_low']:.4g}, {row['range_high']:.4g}]; "
                               f"posterior 90% [{row['lower']:.4g}, {row['upper']:.4g}]; {kind}")
         s_cfg = cfg.uncertainty.structural
@@ -310,8 +316,7 @@ def write_report(result: CalibrationResult, staging: Path, spec, plots: bool = T
         csv("bootstrap_draws.csv", pd.DataFrame(primary.bootstrap.theta, columns=primary.problem.names))
     structural_table = None
     if primary.structural is not None:
-        s_cfg = cfg.uncertainty.structural
-        structural_table = primary.structural.summary(float(s_cfg.informed_ks), float(cfg.uncertainty.level))
+        structural_table = structural_summary(cfg, primary.structural)
         csv("structural_posterior.csv", structural_table)
         csv("structural_steps.csv", primary.structural.steps_frame())
         particles = pd.DataFrame(primary.structural.u, columns=list(primary.structural.prior.names))
@@ -340,8 +345,7 @@ def write_report(result: CalibrationResult, staging: Path, spec, plots: bool = T
         if ho.fit.parameter_summary is not None:
             csv("holdout_parameters.csv", ho.fit.parameter_summary)
         if ho.fit.structural is not None:
-            csv("holdout_structural_posterior.csv",
-                ho.fit.structural.summary(float(cfg.uncertainty.structural.informed_ks), float(cfg.uncertainty.level)))
+            csv("holdout_structural_posterior.csv", structural_summary(cfg, ho.fit.structural))
         if ho.band is not None:
             csv("holdout_band.csv", ho.band)
     if plots:
@@ -498,7 +502,8 @@ def _structural_section(result: CalibrationResult, table: pd.DataFrame, plots: b
                   f"{float(s_cfg.min_ess):g}; the posterior sample may be unreliable.**"]
     lines += [
         f"- **Point estimate.** Posterior median of the parameters the data inform (KS distance from the prior >= "
-        f"{float(s_cfg.informed_ks):g}), the .mdl value of the others; the fitted parameters are refitted there. "
+        f"{float(s_cfg.informed_ks):g}, or posterior sd <= {float(s_cfg.informed_sd_ratio):g} x prior sd), the .mdl "
+        f"value of the others; the fitted parameters are refitted there. "
         f"Cost at the .mdl values {primary.cost_mdl:.3f}; at the point estimate {cost_point:.3f}; over the "
         f"posterior particles 5/50/95 % = {c05:.3f} / {c50:.3f} / {c95:.3f}.",
         f"- **Informed by the data:** {', '.join(informed) or 'none'}.",
@@ -511,8 +516,9 @@ def _structural_section(result: CalibrationResult, table: pd.DataFrame, plots: b
         "",
         "`sd_ratio` = posterior / prior standard deviation; `mean_shift` = posterior minus prior mean in prior "
         "standard deviations; `ks_distance` = Kolmogorov-Smirnov distance of the posterior marginal from the "
-        "uniform prior (run-to-run Monte Carlo noise about 0.05 at 1000 particles; borderline values near the "
-        "threshold can change class with the seed).",
+        "uniform prior. Monte Carlo noise: across sampler seeds the KS distance of a weakly informed parameter "
+        "varies by about +-0.07 and its sd_ratio by about +-0.05 (calibration/README.md); borderline parameters "
+        "can change class with the seed.",
         "",
         markdown_table(table[["parameter", "unit", "range_low", "range_high", "mdl_value", "posterior_median",
                               "lower", "upper", "sd_ratio", "mean_shift", "ks_distance", "informed",
@@ -649,8 +655,7 @@ def _holdout_section(result: CalibrationResult, plots: bool) -> list[str]:
         lines += [f"Fitted parameters of the training fit (90 % intervals of the {kind}):", "",
                   markdown_table(ho.fit.parameter_summary[["parameter", "estimate", "lower", "upper", "identified"]]), ""]
     if ho.fit.structural is not None:
-        s_cfg = result.cfg.uncertainty.structural
-        table = ho.fit.structural.summary(float(s_cfg.informed_ks), float(result.cfg.uncertainty.level))
+        table = structural_summary(result.cfg, ho.fit.structural)
         informed = table[table["informed"]]
         lines += [f"Structural posterior of the training fit ({ho.fit.structural.n_particles} particles; final-step "
                   f"ESS {ho.fit.structural.final_ess:.0f}); the forecast uses the point estimate (posterior median of "

@@ -303,23 +303,31 @@ class StructuralPosterior:
         z = self.prior.to_unit(self.u)
         return np.array([ks_distance_uniform(z[:, j]) for j in range(self.prior.size)])
 
-    def informed(self, min_ks: float) -> np.ndarray:
-        """Mask of parameters the data inform: KS distance >= ``min_ks`` and not data-free."""
-        return (self.ks_distance() >= min_ks) & ~self.data_free
+    def sd_ratio(self) -> np.ndarray:
+        """Posterior over prior standard deviation of each parameter."""
+        prior_sd = (self.prior.upper - self.prior.lower) / np.sqrt(12.0)
+        return self.u.std(axis=0, ddof=1) / prior_sd
 
-    def point_estimate(self, min_ks: float) -> np.ndarray:
+    def informed(self, min_ks: float, max_sd_ratio: float = 0.0) -> np.ndarray:
+        """Mask of parameters the data inform: not data-free, and a posterior KS distance from the
+        prior of at least ``min_ks`` (shifted) or a standard deviation of at most ``max_sd_ratio``
+        times the prior's (narrowed)."""
+        return ((self.ks_distance() >= min_ks) | (self.sd_ratio() <= max_sd_ratio)) & ~self.data_free
+
+    def point_estimate(self, min_ks: float, max_sd_ratio: float = 0.0) -> np.ndarray:
         """Posterior median of the informed parameters, the ``.mdl`` value of the others."""
         median = np.median(self.u, axis=0)
-        return np.where(self.informed(min_ks), median, self.prior.mdl)
+        return np.where(self.informed(min_ks, max_sd_ratio), median, self.prior.mdl)
 
-    def summary(self, min_ks: float, level: float = 0.90) -> pd.DataFrame:
+    def summary(self, min_ks: float, level: float = 0.90, max_sd_ratio: float = 0.0) -> pd.DataFrame:
         """Prior against posterior, one row per structural parameter.
 
         Columns: ``parameter``, ``unit``, ``range_low``, ``range_high``, ``mdl_value``,
         ``prior_mean``, ``prior_sd``, ``posterior_mean``, ``posterior_sd``, ``posterior_median``,
         ``lower``/``upper`` (the ``level`` interval), ``sd_ratio`` (posterior over prior sd),
         ``mean_shift`` (posterior minus prior mean, in prior sd), ``ks_distance``, ``data_free``,
-        ``informed``, ``point_estimate`` and ``note``.
+        ``informed``, ``point_estimate`` and ``note`` (``min_ks`` and ``max_sd_ratio``: see
+        :meth:`informed`).
         """
         prior = self.prior
         tail = 100 * (1 - level) / 2
@@ -328,8 +336,8 @@ class StructuralPosterior:
         prior_sd = (prior.upper - prior.lower) / np.sqrt(12.0)
         mean, sd = self.u.mean(axis=0), self.u.std(axis=0, ddof=1) if self.n_particles > 1 else np.zeros(prior.size)
         ks = self.ks_distance()
-        informed = self.informed(min_ks)
-        point = self.point_estimate(min_ks)
+        informed = self.informed(min_ks, max_sd_ratio)
+        point = self.point_estimate(min_ks, max_sd_ratio)
         rows = []
         for j, name in enumerate(prior.names):
             if self.data_free[j]:

@@ -178,7 +178,7 @@ def test_parameter_file_carries_the_structural_posterior(spec, cfg):
     # the structural columns vary (sim.py's ensemble varies them), a data-free one over its whole range
     assert np.all(block.std(axis=0) > 0)
     j = structural.index("county_town_attractiveness_gain")
-    assert ks_distance_uniform(prior.to_unit(block[:, j])) < 0.1
+    assert ks_distance_uniform(prior.to_unit(block)[:, j]) < 0.1
     # point estimates: the .mdl value when the posterior is close to the prior (the comment says which)
     text = PARAMETER_FILE.read_text(encoding="utf-8")
     for name in structural:
