@@ -517,7 +517,7 @@ def _structural_section(result: CalibrationResult, table: pd.DataFrame, plots: b
         "`sd_ratio` = posterior / prior standard deviation; `mean_shift` = posterior minus prior mean in prior "
         "standard deviations; `ks_distance` = Kolmogorov-Smirnov distance of the posterior marginal from the "
         "uniform prior. Monte Carlo noise: across sampler seeds the KS distance of a weakly informed parameter "
-        "varies by about +-0.07 and its sd_ratio by about +-0.05 (calibration/README.md); borderline parameters "
+        "and its sd_ratio vary by about +-0.08 (calibration/README.md); borderline parameters "
         "can change class with the seed.",
         "",
         markdown_table(table[["parameter", "unit", "range_low", "range_high", "mdl_value", "posterior_median",
