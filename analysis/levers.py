@@ -90,7 +90,7 @@ LEVERS: tuple[Lever, ...] = (
           "cluster's share of urban residents once hukou transfer inside the cluster is free"),
     Lever("cluster_hukou_transfer_year", "settlement ease", "ch.5 sec.1",
           "率先在呼包鄂乌城市群实行户籍通迁制度",
-          "year-end from which the cluster boost applies (a step)", marked_in_mdl=False),
+          "year-end from which the cluster boost applies (a step)"),
     Lever("student_and_talent_settlement", "students and talent", "ch.5 sec.3",
           "鼓励和支持在校大学生落户",
           "settlements per year of students and skilled workers on top of the rate-driven "
@@ -126,10 +126,15 @@ LEVERS: tuple[Lever, ...] = (
           "ch.2 sec.4 (no figure in the plan)",
           "严格实行建设用地总量与强度双控",
           "annual quota before 2021 and after 2025 (default: the 2021-2025 annual rate)"),
-    Lever("domestic_water_quota_target", "water saving", "ch.8 sec.3",
+    Lever("domestic_water_saving_2025", "water saving", "ch.8 sec.3",
           "全面普及城镇生活节水",
-          "urban domestic water use per resident reached by the end of 2025 (linear over "
-          "2021-2025)"),
+          "relative reduction of urban domestic water use per resident by the end of 2025 "
+          "against 2015 (linear over 2021-2025)"),
+    Lever("leakage_reduction_achievement", "water saving",
+          "ch.8 sec.3 (target: 2025 water-saving action plan)",
+          "全力推进节水城市建设",
+          "share of the gap between the 2015 leakage and the target closed by 2025 "
+          "(1 = target met, 0 = no reduction)"),
     Lever("leakage_target", "water saving",
           "ch.8 sec.3 (value: 2025 water-saving action plan)",
           "全力推进节水城市建设",

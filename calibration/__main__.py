@@ -33,7 +33,7 @@ def main(cfg: DictConfig) -> None:
     from model.spec import load_spec
     from simulator.archive import git_state
 
-    from .paramfile import write_atomically
+    from .paramfile import write_parameter_file
     from .pipeline import run_calibration
     from .report import parameter_file_text, write_archive
 
@@ -41,15 +41,15 @@ def main(cfg: DictConfig) -> None:
     archive_dir = Path(hydra_cfg.runtime.output_dir)
     spec = load_spec()
     result = run_calibration(cfg, spec=spec)
-    text = parameter_file_text(result, git_state().get("commit"))
+    target = Path(cfg.output.parameter_file)
+    target = target if target.is_absolute() else REPO_ROOT / target
+    text = parameter_file_text(result, git_state().get("commit"), target)
     write_archive(result, archive_dir, spec, overrides=list(hydra_cfg.overrides.task), parameter_text=text,
                   plots=bool(cfg.output.plots))
     print(f"calibration archive: {archive_dir}")
     if cfg.output.write_parameter_file:
-        target = Path(cfg.output.parameter_file)
-        target = target if target.is_absolute() else REPO_ROOT / target
-        write_atomically(target, text)
-        print(f"parameter file: {target}")
+        yaml_path, draws_path = write_parameter_file(target, text.yaml, text.draws_csv)
+        print(f"parameter file: {yaml_path} (draws: {draws_path.name})")
     print(f"wall time: {result.wall_time_s:.1f} s")
 
 

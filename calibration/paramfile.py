@@ -1,4 +1,5 @@
-"""Write the calibrated parameter file ``scenarios/calibrated/default.yaml`` (never edited by hand).
+"""Write the calibrated parameter file ``scenarios/calibrated/default.yaml`` and its draws (never
+edited by hand).
 
 Format (read by the simulation side)::
 
@@ -8,15 +9,17 @@ Format (read by the simulation side)::
       NAME: VALUE
     uncertainty:
       method: "<one line>"
-      parameters: [NAME, ...]          # column order of draws
-      draws:                           # joint draws (rows)
-        - [v1, v2, ...]
+      parameters: [NAME, ...]          # column order of the draws
+      draws_file: scenarios/calibrated/default_draws.csv   # joint draws, one row each (CSV with a header)
       observation_noise:               # standard deviation on the census basis, for prediction bands
         urbanization_rate: S           # [%]
         total_population: S            # [persons]
 
-Numbers are written with 6 significant digits; the file is written to a temporary name and renamed,
-so a failed run never leaves a half-written file.
+The draws live in a CSV next to the YAML: thousands of numbers inside a Hydra config make every
+composition take seconds, a CSV loads in milliseconds. A relative ``draws_file`` is relative to the
+repository root (or, for a run archive, to the archive directory). Numbers are written with 6
+significant digits; both files are written to temporary names and renamed (the CSV first), so a
+failed run never leaves a half-written file.
 """
 from __future__ import annotations
 
@@ -43,8 +46,24 @@ def format_number(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
     return mantissa + ("e" + exponent if exponent else "")
 
 
+def draws_path_for(parameter_file: str | Path) -> Path:
+    """The CSV of joint draws that goes with a parameter file (``default.yaml`` -> ``default_draws.csv``)."""
+    parameter_file = Path(parameter_file)
+    return parameter_file.with_name(f"{parameter_file.stem}_draws.csv")
+
+
+def render_draws(parameters: Sequence[str], draws: np.ndarray) -> str:
+    """The CSV text of the joint draws: a header of parameter names, one row per draw."""
+    draws = np.asarray(draws, dtype=float)
+    if draws.ndim != 2 or draws.shape[1] != len(parameters):
+        raise ValueError(f"draws must have shape (n, {len(parameters)}), got {draws.shape}")
+    lines = [",".join(parameters)]
+    lines += [",".join(format_number(v) for v in row) for row in draws]
+    return "\n".join(lines) + "\n"
+
+
 def render(params: Mapping[str, float], *, method: str, draws: np.ndarray, parameters: Sequence[str],
-           observation_noise: Mapping[str, float], header: str,
+           observation_noise: Mapping[str, float], header: str, draws_file: str,
            comments: Mapping[str, str] | None = None, package: str = "calibrated") -> str:
     """The YAML text of the parameter file.
 
@@ -55,14 +74,17 @@ def render(params: Mapping[str, float], *, method: str, draws: np.ndarray, param
     method : str
         One line describing how the draws were made.
     draws : numpy.ndarray
-        Joint draws, shape ``(n_draws, len(parameters))``.
+        Joint draws, shape ``(n_draws, len(parameters))`` (written separately by
+        :func:`render_draws`; only their count goes into the YAML).
     parameters : sequence of str
         Column order of ``draws``.
     observation_noise : mapping of str to float
         Census-basis noise standard deviation of ``urbanization_rate`` [%] and ``total_population``
         [persons].
     header : str
-        Provenance line(s), written as comments after ``# @package _global_``.
+        Provenance line(s), written as comments after the ``# @package`` line.
+    draws_file : str
+        Where the CSV of draws is, as written into the YAML (relative to the repository root).
     comments : mapping of str to str, optional
         End-of-line comment per parameter (e.g. the 90 % interval and unit).
     package : str
@@ -86,9 +108,7 @@ def render(params: Mapping[str, float], *, method: str, draws: np.ndarray, param
     lines.append("uncertainty:")
     lines.append(f'  method: "{method}"')
     lines.append(f"  parameters: [{', '.join(parameters)}]")
-    lines.append(f"  draws:                      # {draws.shape[0]} joint draws, columns as in parameters")
-    for row in draws:
-        lines.append("    - [" + ", ".join(format_number(v) for v in row) + "]")
+    lines.append(f"  draws_file: {draws_file}  # {draws.shape[0]} joint draws, columns as in parameters")
     lines.append("  observation_noise:          # standard deviation of the observation error on the "
                  "census basis, for prediction bands")
     units = {"urbanization_rate": "%", "total_population": "persons"}
@@ -102,6 +122,9 @@ def write_atomically(path: str | Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a parameter file is an ordinary file
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -109,3 +132,12 @@ def write_atomically(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_parameter_file(path: str | Path, yaml_text: str, draws_text: str) -> tuple[Path, Path]:
+    """Write the parameter file and its draws (CSV first, so the YAML never points at a missing file)."""
+    path = Path(path)
+    draws_path = draws_path_for(path)
+    write_atomically(draws_path, draws_text)
+    write_atomically(path, yaml_text)
+    return path, draws_path

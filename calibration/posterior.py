@@ -56,7 +56,44 @@ def _to_plain(cfg: Any) -> Any:
     return cfg
 
 
-def load_uncertainty(cfg_or_path: Any = DEFAULT_PARAMETER_FILE) -> Uncertainty | None:
+def read_draws_csv(path: str | Path, parameters: tuple) -> np.ndarray:
+    """Read a CSV of joint draws (header = parameter names, one row per draw).
+
+    Raises
+    ------
+    UncertaintyError
+        If the file is missing, its header differs from ``parameters``, a row has the wrong number
+        of fields, or a value is not a finite number; the message names the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UncertaintyError(f"the draws file {path} does not exist; run `python -m calibration` to write it")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = tuple(name.strip() for name in lines[0].split(",")) if lines else ()
+    if header != tuple(parameters):
+        raise UncertaintyError(f"{path}, line 1: the header {list(header)} must list the parameters "
+                               f"{list(parameters)} in that order; regenerate it with `python -m calibration`")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) != len(parameters):
+            raise UncertaintyError(f"{path}, line {number}: {len(fields)} values, expected {len(parameters)}")
+        try:
+            row = [float(field) for field in fields]
+        except ValueError:
+            raise UncertaintyError(f"{path}, line {number}: a value is not a number: {line!r}") from None
+        if not all(np.isfinite(row)):
+            raise UncertaintyError(f"{path}, line {number}: non-finite value in {line!r}")
+        rows.append(row)
+    if not rows:
+        raise UncertaintyError(f"{path} holds no draws; regenerate it with `python -m calibration`")
+    return np.array(rows, dtype=float)
+
+
+def load_uncertainty(cfg_or_path: Any = DEFAULT_PARAMETER_FILE, base_dir: str | Path | None = None
+                     ) -> Uncertainty | None:
     """Load the ``params`` and ``uncertainty`` blocks of a calibrated parameter file.
 
     Parameters
@@ -64,6 +101,9 @@ def load_uncertainty(cfg_or_path: Any = DEFAULT_PARAMETER_FILE) -> Uncertainty |
     cfg_or_path : path-like, mapping or omegaconf config
         A YAML file (``scenarios/calibrated/default.yaml``), or a config holding ``params`` and
         ``uncertainty`` at its top (the composed Hydra config).
+    base_dir : path-like, optional
+        Directory against which a relative ``uncertainty.draws_file`` is resolved (default: the
+        repository root; a run archive passes its own directory, where it keeps a copy).
 
     Returns
     -------
@@ -94,15 +134,24 @@ def load_uncertainty(cfg_or_path: Any = DEFAULT_PARAMETER_FILE) -> Uncertainty |
     params = {str(k): float(v) for k, v in (cfg.get("params") or {}).items()}
     if block is None:
         return None
-    for key in ("method", "parameters", "draws", "observation_noise"):
+    for key in ("method", "parameters", "observation_noise"):
         if key not in block:
             raise UncertaintyError(f"{where}: uncertainty.{key} is missing; regenerate the file with "
                                    f"`python -m calibration`")
     names = tuple(str(n) for n in block["parameters"])
-    try:
-        draws = np.array(block["draws"], dtype=float)
-    except (TypeError, ValueError):
-        raise UncertaintyError(f"{where}: uncertainty.draws must be rows of numbers") from None
+    if block.get("draws_file"):
+        draws_path = Path(str(block["draws_file"]))
+        if not draws_path.is_absolute():
+            draws_path = Path(base_dir if base_dir is not None else REPO_ROOT) / draws_path
+        draws = read_draws_csv(draws_path, names)
+    elif "draws" in block:
+        try:
+            draws = np.array(block["draws"], dtype=float)
+        except (TypeError, ValueError):
+            raise UncertaintyError(f"{where}: uncertainty.draws must be rows of numbers") from None
+    else:
+        raise UncertaintyError(f"{where}: uncertainty.draws_file (or uncertainty.draws) is missing; "
+                               f"regenerate the file with `python -m calibration`")
     if draws.ndim != 2 or draws.shape[1] != len(names):
         raise UncertaintyError(f"{where}: uncertainty.draws must have {len(names)} columns "
                                f"(one per parameter), got shape {draws.shape}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .observation import NUISANCE, SERIES
-from .paramfile import render
+from .paramfile import draws_path_for, render, render_draws
 from .pipeline import CalibrationResult, FitOutcome
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -61,12 +62,32 @@ def structural_summary(cfg, posterior) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------- parameter file
-def parameter_file_text(result: CalibrationResult, git_commit: str | None) -> str:
-    """The text of ``scenarios/calibrated/default.yaml`` for this calibration.
+@dataclass(frozen=True)
+class ParameterFileText:
+    """The parameter file of one calibration: the YAML, the CSV of draws and where the YAML says
+    the CSV is."""
+
+    yaml: str
+    draws_csv: str
+    draws_file: str
+
+
+def _repo_relative(path: Path) -> str:
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def parameter_file_text(result: CalibrationResult, git_commit: str | None,
+                        parameter_file: str | Path | None = None) -> ParameterFileText:
+    """The text of ``scenarios/calibrated/default.yaml`` and its draws for this calibration.
 
     ``params`` holds the fitted parameters at the point estimate, then the structural parameters
-    (posterior median when the data inform them, else the ``.mdl`` value); ``uncertainty.draws`` the
-    joint draws with the same columns.
+    (posterior median when the data inform them, else the ``.mdl`` value); the draws CSV the joint
+    draws with the same columns. ``parameter_file`` (default ``output.parameter_file``) decides
+    the name of the CSV written into the YAML.
     """
     primary = result.primary
     cfg = result.cfg
@@ -105,8 +126,13 @@ def parameter_file_text(result: CalibrationResult, git_commit: str | None) -> st
               f"data sha256 {result.data_sha256}). Do not edit by hand.\n"
               f"Read by sim.py as calibrated.params / calibrated.uncertainty (config group calibrated/).")
     params = primary.params
-    return render({n: params[n] for n in names}, method=method, draws=draws, parameters=names,
-                  observation_noise=result.observation_noise, header=header, comments=comments)
+    target = Path(parameter_file if parameter_file is not None else cfg.output.parameter_file)
+    target = target if target.is_absolute() else REPO_ROOT / target
+    draws_file = _repo_relative(draws_path_for(target))
+    yaml_text = render({n: params[n] for n in names}, method=method, draws=draws, parameters=names,
+                       observation_noise=result.observation_noise, header=header, comments=comments,
+                       draws_file=draws_file)
+    return ParameterFileText(yaml=yaml_text, draws_csv=render_draws(names, draws), draws_file=draws_file)
 
 
 # ----------------------------------------------------------------------------------- plots
@@ -466,7 +492,7 @@ def _report_text(result: CalibrationResult, stats: pd.DataFrame, corr: pd.DataFr
               f"observation noise ({', '.join(f'{k} = {v:.4g}' for k, v in result.observation_noise.items())}) "
               f"go to `{cfg.output.parameter_file}`"
               f"{'' if cfg.output.write_parameter_file else ' (not written: output.write_parameter_file=false)'}; "
-              "a copy is `calibrated_parameters.yaml` in this archive.",
+              "a copy is `calibrated_parameters.yaml` (with its draws, `calibrated_draws.csv`) in this archive.",
               "- Tables: the CSV files next to this report; `manifest.json` lists every file with its hash.", ""]
     return "\n".join(lines)
 
@@ -672,7 +698,7 @@ def _holdout_section(result: CalibrationResult, plots: bool) -> list[str]:
 
 
 def write_archive(result: CalibrationResult, final_dir: str | Path, spec, *, overrides: Sequence[str] = (),
-                  parameter_text: str | None = None, plots: bool = True) -> Path:
+                  parameter_text: "ParameterFileText | None" = None, plots: bool = True) -> Path:
     """Write the whole archive atomically into ``final_dir`` and return it."""
     from model import MODEL_PATH
     from simulator.archive import build_manifest, finalize_manifest, staged_archive
@@ -684,7 +710,8 @@ def write_archive(result: CalibrationResult, final_dir: str | Path, spec, *, ove
         write_report(result, staging, spec, plots=plots)
         (staging / "config.yaml").write_text(OmegaConf.to_yaml(result.cfg), encoding="utf-8")
         if parameter_text is not None:
-            (staging / "calibrated_parameters.yaml").write_text(parameter_text, encoding="utf-8")
+            (staging / "calibrated_parameters.yaml").write_text(parameter_text.yaml, encoding="utf-8")
+            (staging / "calibrated_draws.csv").write_text(parameter_text.draws_csv, encoding="utf-8")
         manifest = build_manifest(
             kind="calibration", overrides=list(overrides), seed=int(result.cfg.uncertainty.seed),
             wall_time_s=result.wall_time_s,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from model.pysd_engine import PySDEngine, RunResult
 from model.spec import ModelSpec, ParameterError
 
+from .archive import REPO_ROOT
 from .config import ConfigError, ResolvedParameters
 
 #: Percentiles of the prediction bands written to ``outputs.nc``.
@@ -72,36 +74,47 @@ class Uncertainty:
     draws: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     observation_noise: dict[str, float] = field(default_factory=dict)
     method: str = ""
+    draws_path: Path | None = None
 
     @property
     def available(self) -> bool:
         return self.draws.size > 0
 
     @classmethod
-    def from_config(cls, node: Mapping[str, Any] | None, spec: ModelSpec) -> "Uncertainty":
-        """Read and check the ``calibrated.uncertainty`` block (``None`` means no uncertainty)."""
+    def from_config(cls, node: Mapping[str, Any] | None, spec: ModelSpec,
+                    base_dir: str | Path | None = None) -> "Uncertainty":
+        """Read ``calibrated.uncertainty`` (``None``: no uncertainty) and check it against the model.
+
+        The file format belongs to :mod:`calibration.posterior`; here every parameter must be a model
+        parameter and every draw inside its documented range.
+        """
+        from calibration.posterior import UncertaintyError, load_uncertainty
+
         if not node:
             return cls()
-        parameters = list(node.get("parameters") or [])
-        draws = np.asarray(node.get("draws") or [], dtype=float)
-        if draws.size and (draws.ndim != 2 or draws.shape[1] != len(parameters)):
-            raise ParameterError(
-                f"calibrated.uncertainty.draws must be a table with one column per parameter "
-                f"({len(parameters)}), got shape {draws.shape}; re-run `python -m calibration`"
-            )
-        for j, name in enumerate(parameters):
+        try:
+            loaded = load_uncertainty({"uncertainty": dict(node)}, base_dir=base_dir)
+        except UncertaintyError as error:
+            raise ParameterError(f"calibrated.uncertainty: {error}") from None
+        for j, name in enumerate(loaded.parameters):
             low, high = spec.check_name(name).limits
-            column = draws[:, j] if draws.size else np.zeros(0)
-            if column.size and (not np.all(np.isfinite(column)) or column.min() < low or column.max() > high):
+            column = loaded.draws[:, j]
+            if column.min() < low or column.max() > high:
                 raise ParameterError(
-                    f"calibrated.uncertainty.draws for '{name}' leave its documented range "
+                    f"calibrated.uncertainty draws of '{name}' leave its documented range "
                     f"[{low:g}, {high:g}]; re-run `python -m calibration`"
                 )
-        noise = {str(k): float(v) for k, v in (node.get("observation_noise") or {}).items()}
-        for key, value in noise.items():
+        for key, value in loaded.observation_noise.items():
             if not np.isfinite(value) or value < 0:
                 raise ParameterError(f"calibrated.uncertainty.observation_noise.{key} must be >= 0")
-        return cls(parameters, draws, noise, str(node.get("method", "")))
+        draws_file = node.get("draws_file")
+        draws_path = None
+        if draws_file:
+            draws_path = Path(str(draws_file))
+            if not draws_path.is_absolute():
+                draws_path = Path(base_dir if base_dir is not None else REPO_ROOT) / draws_path
+        return cls(list(loaded.parameters), loaded.draws, dict(loaded.observation_noise),
+                   loaded.method, draws_path)
 
 
 def draw_members(resolved: ResolvedParameters, uncertainty: Uncertainty, n_samples: int,

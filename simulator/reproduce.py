@@ -49,7 +49,7 @@ def reproduce(archive: str | Path, rtol: float = 1e-9) -> list[str]:
               f"this checkout is at {git_state().get('commit')}", file=sys.stderr)
     cfg = OmegaConf.load(archive / "config.yaml")
     spec = load_spec(MODEL_PATH)
-    resolved, settings, uncertainty = prepare(cfg, spec)
+    resolved, settings, uncertainty = prepare(cfg, spec, base_dir=archive)
     point, ensemble, _, _ = simulate(cfg, spec, resolved, settings, uncertainty, progress=False)
     with xr.open_dataset(archive / "outputs.nc") as recorded:
         differences = compare(recorded.load(), point, rtol)

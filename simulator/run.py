@@ -6,6 +6,7 @@ scenario (a whole ensemble per job, never one sample per job).
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -40,15 +41,20 @@ def _fail(message: str, output_dir: Path | None) -> JobError:
     return JobError(2)
 
 
-def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None):
-    """Check the composed config; return the resolved parameters, run settings and uncertainty."""
+def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None,
+            base_dir: Path | None = None):
+    """Check the composed config; return the resolved parameters, run settings and uncertainty.
+
+    ``base_dir`` resolves a relative ``calibrated.uncertainty.draws_file`` (default: the
+    repository root; :mod:`simulator.reproduce` passes the archive, which keeps its own copy).
+    """
     try:
         resolved = resolve_parameters(cfg, spec)
         settings = check_run_settings(cfg, spec.variables["initial_time"].value)
         uncertainty = Uncertainty.from_config(
             OmegaConf.to_container(cfg.calibrated.uncertainty, resolve=True)
             if OmegaConf.select(cfg, "calibrated.uncertainty") is not None else None,
-            spec,
+            spec, base_dir=base_dir,
         )
     except (ParameterError, ConfigError) as error:
         raise _fail(str(error), output_dir) from None
@@ -94,10 +100,30 @@ def simulate(cfg: DictConfig, spec: ModelSpec, resolved, settings, uncertainty, 
     return point, ensemble, bands, predictive
 
 
+ARCHIVED_DRAWS = "calibrated_draws.csv"
+
+
+def archived_config(cfg: DictConfig, uncertainty: Uncertainty) -> DictConfig:
+    """The config as archived: the calibrated draws point at the archive's own copy."""
+    archived = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    if uncertainty.draws_path is not None:
+        archived.calibrated.uncertainty.draws_file = ARCHIVED_DRAWS
+    return archived
+
+
 def write_archive(output_dir: Path, cfg: DictConfig, point: xr.Dataset, ensemble: xr.Dataset | None,
-                  bands: dict, summary: dict, manifest: dict, make_plots: bool) -> None:
-    """Write every file of the archive into a staging directory, then publish it atomically."""
+                  bands: dict, summary: dict, manifest: dict, make_plots: bool,
+                  uncertainty: Uncertainty | None = None) -> None:
+    """Write every file of the archive into a staging directory, then publish it atomically.
+
+    The archive is self-contained: it keeps a copy of the calibrated parameter draws, and its
+    ``config.yaml`` refers to that copy.
+    """
+    uncertainty = uncertainty or Uncertainty()
     with staged_archive(output_dir) as staging:
+        if uncertainty.draws_path is not None:
+            shutil.copyfile(uncertainty.draws_path, staging / ARCHIVED_DRAWS)
+        cfg = archived_config(cfg, uncertainty)
         point.attrs.update({
             "title": "Inner Mongolia urbanization SD model: point run (calibrated point estimates)",
             "scenario": str(cfg.scenario.name),
@@ -139,6 +165,7 @@ def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_b
     ]
     if has_ensemble:
         lines.append("| `ensemble.nc` | ensemble members, dimensions (sample, time), with each member's parameter values |")
+        lines.append(f"| `{ARCHIVED_DRAWS}` | the calibrated joint parameter draws the members were resampled from |")
     lines += [
         "| `summary.json` | targets (69 % in 2025, 72 % in 2035), water against the cap, land against the quota and the standard |",
         "| `config.yaml` | the resolved configuration (parameters, run settings, seed) |",
@@ -177,6 +204,8 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: Sequence[str] = (), pr
     inputs = {"model": MODEL_PATH}
     if DATA_PATH.is_file():
         inputs["data"] = DATA_PATH
+    if uncertainty.draws_path is not None:
+        inputs["calibrated_draws"] = uncertainty.draws_path
     manifest = build_manifest(
         kind="simulation", overrides=list(overrides), seed=settings["seed"],
         wall_time_s=time.perf_counter() - started, inputs=inputs,
@@ -184,7 +213,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: Sequence[str] = (), pr
                "parameters": {name: {"value": value, "source": resolved.sources[name]}
                               for name, value in sorted(resolved.values.items())}},
     )
-    write_archive(output_dir, cfg, point, ensemble, bands, summary, manifest, bool(cfg.plots))
+    write_archive(output_dir, cfg, point, ensemble, bands, summary, manifest, bool(cfg.plots), uncertainty)
     return summary
 
 

@@ -19,6 +19,7 @@ RTOL = 1e-5
 
 
 def test_command_writes_an_archive_and_reproduces_the_committed_parameter_file(tmp_path):
+    from calibration.posterior import read_draws_csv
     from simulator.archive import verify_archive
 
     archive = tmp_path / "archive"
@@ -43,8 +44,14 @@ def test_command_writes_an_archive_and_reproduces_the_committed_parameter_file(t
     np.testing.assert_allclose([new["params"][k] for k in new["params"]],
                                [old["params"][k] for k in old["params"]], rtol=RTOL, atol=0)
     assert new["uncertainty"]["parameters"] == old["uncertainty"]["parameters"]
-    np.testing.assert_allclose(np.array(new["uncertainty"]["draws"]), np.array(old["uncertainty"]["draws"]),
-                               rtol=RTOL, atol=1e-12)
+    # the draws live in a CSV next to the YAML (a relative path is relative to the repository root)
+    assert old["uncertainty"]["draws_file"] == "scenarios/calibrated/default_draws.csv"
+    assert Path(new["uncertainty"]["draws_file"]) == tmp_path / "default_draws.csv"
+    names = tuple(old["uncertainty"]["parameters"])
+    new_draws = read_draws_csv(new["uncertainty"]["draws_file"], names)
+    old_draws = read_draws_csv(ROOT / old["uncertainty"]["draws_file"], names)
+    np.testing.assert_allclose(new_draws, old_draws, rtol=RTOL, atol=1e-12)
+    assert (archive / "calibrated_draws.csv").read_text() == (tmp_path / "default_draws.csv").read_text()
     for key, value in old["uncertainty"]["observation_noise"].items():
         assert new["uncertainty"]["observation_noise"][key] == value or \
             abs(new["uncertainty"]["observation_noise"][key] / value - 1) <= RTOL

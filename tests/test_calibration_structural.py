@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
+from calibration.posterior import load_uncertainty
+
 from calibration.config import load_config
 from calibration.data import load_observations
 from calibration.engine import make_engine
@@ -66,7 +68,8 @@ def test_ks_distance_and_resampling():
 
 def test_structural_prior_refuses_levers_and_duplicates(spec):
     prior = StructuralPrior.from_spec(spec, ["migration_saturation_exponent"])
-    assert prior.lower.tolist() == [0.0] and prior.upper.tolist() == [3.0] and prior.mdl.tolist() == [1.0]
+    assert prior.lower.tolist() == [0.0] and prior.upper.tolist() == [3.0]
+    assert prior.mdl.tolist() == [spec.parameters["migration_saturation_exponent"].value]
     with pytest.raises(ValueError, match="lever"):
         StructuralPrior.from_spec(spec, ["county_town_investment"])
     with pytest.raises(ValueError, match="twice"):
@@ -171,7 +174,7 @@ def test_parameter_file_carries_the_structural_posterior(spec, cfg):
     names = content["uncertainty"]["parameters"]
     structural = list(cfg.uncertainty.structural.parameters)
     assert names[-len(structural):] == structural
-    draws = np.array(content["uncertainty"]["draws"], dtype=float)
+    draws = load_uncertainty(PARAMETER_FILE).draws
     prior = StructuralPrior.from_spec(spec, structural)
     block = draws[:, -len(structural):]
     assert np.all((block >= prior.lower) & (block <= prior.upper))

@@ -12,13 +12,15 @@ import csv
 import numpy as np
 import pytest
 
+from analysis.levers import LEVERS
 from analysis.sensitivity import (GROUPS, SensitivityError, convergence_rows, indices_rows, main,
                                   run_sensitivity)
 from analysis.sobol import analyze, design_rows, ishigami, ishigami_indices, unit_design
 from simulator.archive import verify_archive
 
 #: Levers that act only after the end of 2020, so they cannot change anything simulated up to 2020.
-LEVERS_ACTING_AFTER_2020 = ("county_town_investment", "domestic_water_quota_target", "leakage_target",
+LEVERS_ACTING_AFTER_2020 = ("county_town_investment", "domestic_water_saving_2025", "leakage_target",
+                            "leakage_reduction_achievement",
                             "new_land_quota_2021_2025", "water_cap_growth_after_2025",
                             "non_urban_water_trend_after_2020")
 
@@ -175,7 +177,8 @@ def test_the_command_writes_a_verifiable_archive(tmp_path, capsys):
         assert name in manifest["files"], name
     with open(out / "sobol_indices.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 2 * 2 * 16 and {r["group"] for r in rows} == {"levers"}
+    # one row per (output, year, lever): every lever of the registry is a factor
+    assert len(rows) == 2 * 2 * len(LEVERS) and {r["group"] for r in rows} == {"levers"}
     assert "sensitivity archive" in capsys.readouterr().out
     assert main(["--n", "16", "--groups", "levers", "--calibrated", "none", "--out", str(out)]) == 2, \
         "refuses to overwrite"

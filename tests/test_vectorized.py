@@ -176,7 +176,8 @@ def test_scenario_like_overrides_match_pysd(vm, pysd_engine):
     levers = {
         "county_town_investment": 1.0,
         "new_land_quota_2021_2025": 300000.0,
-        "domestic_water_quota_target": 85.0,
+        "domestic_water_saving_2025": 0.15,
+        "leakage_reduction_achievement": 0.5,
         "leakage_target": 0.07,
         "water_cap_growth_after_2025": -0.01,
         "student_and_talent_settlement": 50000.0,
