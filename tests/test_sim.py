@@ -227,3 +227,28 @@ def test_archive_reproduces_from_its_own_files(point_archive):
     from simulator.reproduce import reproduce
 
     assert reproduce(point_archive[0]) == []
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    ("wrong,header\n1,2\n", "line 1: the header"),
+    ("{header}\n{row_short}\n", "line 2: "),
+    ("{header}\n{row_text}\n", "line 2: a value is not a number"),
+])
+def test_malformed_draws_file_is_refused_with_its_line(tmp_path, capsys, spec, content, message):
+    from simulator.run import prepare
+
+    cfg = compose_config()
+    names = list(cfg.calibrated.uncertainty.parameters)
+    draws = tmp_path / "draws.csv"
+    if content is not None:
+        draws.write_text(content.format(header=",".join(names), row_short="0.1,0.2",
+                                        row_text=",".join(["x"] * len(names))))
+    cfg.calibrated.uncertainty.draws_file = str(draws)
+    target = tmp_path / "run"
+    target.mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        prepare(cfg, spec, target)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not target.exists()
