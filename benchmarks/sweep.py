@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  sweep wall time        {sweep_s:6.1f} s  (python sim.py -m ...)")
     print(f"  of which in the jobs   {jobs_compute_s:6.1f} s  (sum over jobs of run_job's simulation time)")
     print(f"  config composition     {compose_s:6.2f} s each, {composes} times in a sweep of {len(scenarios)} jobs "
-          f"(Hydra/OmegaConf; mostly the calibrated draws)")
+          f"(Hydra/OmegaConf)")
     print(f"  comparison wall time   {comparison_s:6.1f} s  (python -m analysis.compare, with plots)")
     print(f"  total                  {total:6.1f} s  (target <= {TARGET_S:g} s: {'met' if total <= TARGET_S else 'MISSED'})")
     print(json.dumps({"scenarios": len(scenarios), "samples": args.samples, "sweep_s": round(sweep_s, 2),
