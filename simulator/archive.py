@@ -94,11 +94,12 @@ def git_state(root: str | Path = REPO_ROOT) -> dict[str, Any]:
     def run(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=20
-        ).stdout.strip()
+        ).stdout
 
     try:
-        commit = run("rev-parse", "HEAD")
-        dirty_files = [line[3:] for line in run("status", "--porcelain").splitlines() if line]
+        commit = run("rev-parse", "HEAD").strip()
+        # porcelain lines are "XY path": the status columns may start with a space, so never strip them
+        dirty_files = [line[3:] for line in run("status", "--porcelain").splitlines() if line.strip()]
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None, "dirty_files": [],
                 "note": "not a git checkout (or git unavailable)"}

@@ -248,8 +248,11 @@ def test_huge_out_migration_empties_the_region_without_going_negative(pysd_engin
 
 
 def test_zero_land_quota_with_full_enforcement_freezes_land_in_the_plan_period(pysd_engine, spec):
+    # a planned land per resident above the 2015 level keeps a land demand throughout, so the
+    # freeze is the quota's doing and land must grow again after 2025
     run = run_every_step(pysd_engine, {"new_land_quota_2021_2025": 0,
-                                       "land_quota_enforcement": 1})
+                                       "land_quota_enforcement": 1,
+                                       "planned_land_per_urban_resident_2035": 130})
     assert_physically_plausible(run, spec, "zero land quota")
     start = constant(run, "plan_period_start")
     end = constant(run, "plan_period_end")

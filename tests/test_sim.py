@@ -252,3 +252,21 @@ def test_malformed_draws_file_is_refused_with_its_line(tmp_path, capsys, spec, c
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_manifest_names_dirty_files_whole(tmp_path):
+    from simulator.archive import git_state
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    (tmp_path / "model.mdl").write_text("a\n")
+    git("add", "model.mdl")
+    git("commit", "-qm", "first")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "model.mdl").write_text("b\n")  # unstaged change: porcelain line " M model.mdl"
+    state = git_state(tmp_path)
+    assert state["dirty"] is True and state["dirty_files"] == ["model.mdl"]
