@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     from model.spec import load_spec
 
-    from calibration.engine import make_engine
+    from model.engines import make_engine
     from calibration.pipeline import run_calibration
     from calibration.report import parameter_file_text, write_archive
 

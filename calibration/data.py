@@ -13,12 +13,13 @@ UNVERIFIED) and a confidence. :func:`load_observations` checks the file and retu
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 import re
 from pathlib import Path
 
 import pandas as pd
+
+from model.cache import file_sha256  # noqa: F401  (re-exported: the data file's hash)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_PATH = REPO_ROOT / "data" / "inner_mongolia_2010_2020.csv"
@@ -54,15 +55,6 @@ _TAG_PATTERN = re.compile(r"^\s*\[([^\]]*)\]")
 
 class DataFileError(ValueError):
     """A statistics file that cannot be used as it is (the message names the line and the fix)."""
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 hex digest of the bytes of ``path``."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parse_basis(note: str) -> str:

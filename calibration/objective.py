@@ -23,7 +23,7 @@ class Problem:
     Attributes
     ----------
     engine : object
-        Ensemble engine with the :mod:`calibration.engine` interface.
+        Ensemble engine with the :mod:`model.engines` interface.
     observations : Observations
         The figures to fit.
     model_parameters : list of str

@@ -424,13 +424,13 @@ def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> Calibrati
     cfg : DictConfig or dict
         The calibration config.
     engine : object, optional
-        Ensemble engine (default: :func:`calibration.engine.make_engine` of ``cfg.engine.name``).
+        Ensemble engine (default: :func:`model.engines.make_engine` of ``cfg.engine.name``).
     spec : model.spec.ModelSpec, optional
         The model spec (default: :func:`model.spec.load_spec`).
     """
     from model.spec import load_spec
 
-    from .engine import make_engine
+    from model.engines import make_engine
 
     clock = time.perf_counter()
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)

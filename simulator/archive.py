@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
@@ -25,6 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from model.cache import file_sha256 as sha256_of
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_NAME = "manifest.json"
 KEY_PACKAGES = (
@@ -35,15 +36,6 @@ KEY_PACKAGES = (
 
 class ArchiveError(RuntimeError):
     """An archive that cannot be written or read (missing, incomplete or altered files)."""
-
-
-def sha256_of(path: str | Path) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager

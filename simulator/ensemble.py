@@ -14,56 +14,17 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from model.pysd_engine import PySDEngine, RunResult
+from model.engines import PySDEnsemble
+from model.pysd_engine import RunResult
 from model.spec import ModelSpec, ParameterError
 
 from .archive import REPO_ROOT
-from .config import ConfigError, ResolvedParameters
+from .config import ResolvedParameters
 
 #: Percentiles of the prediction bands written to ``outputs.nc``.
 BAND_PERCENTILES = (5, 50, 95)
 #: Variables with prediction bands (name -> key of the observation noise).
 BAND_VARIABLES = ("urbanization_rate", "total_population")
-
-
-class PySDEnsemble:
-    """The PySD reference engine with the vectorized engine's call signature (one run per member)."""
-
-    def __init__(self):
-        self._engine = PySDEngine()
-        self.variables = self._engine.spec.variables
-
-    def run(self, params: Mapping[str, Any] | None = None, n_samples: int | None = None, *,
-            final_time=None, time_step=None, saveper=None, method="euler", return_columns=None,
-            progress: bool = False) -> RunResult:
-        if method != "euler":
-            raise ConfigError("engine=pysd integrates with Euler only; use engine=vectorized for rk4")
-        params = dict(params or {})
-        arrays = {k: np.asarray(v, dtype=float) for k, v in params.items()}
-        n = n_samples or max([a.shape[0] for a in arrays.values() if a.ndim == 1] or [1])
-        runs = []
-        members = range(n)
-        if progress and n > 1:
-            from tqdm import tqdm
-
-            members = tqdm(members, desc="pysd ensemble", unit="run")
-        for i in members:
-            member = {k: float(a if a.ndim == 0 else a[i]) for k, a in arrays.items()}
-            runs.append(self._engine.run(member, final_time=final_time, time_step=time_step,
-                                         saveper=saveper, return_columns=return_columns))
-        values = {name: np.stack([r.values[name] for r in runs], axis=1) for name in runs[0].values}
-        return RunResult(time=runs[0].time, values=values)
-
-
-def make_engine(name: str):
-    """Return the engine called ``name`` (``"vectorized"`` or ``"pysd"``)."""
-    if name == "vectorized":
-        from model.vectorized import VectorizedModel
-
-        return VectorizedModel.from_mdl()
-    if name == "pysd":
-        return PySDEnsemble()
-    raise ConfigError(f"unknown engine {name!r}: use engine=vectorized or engine=pysd")
 
 
 @dataclass

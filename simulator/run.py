@@ -17,11 +17,12 @@ import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
 from model import MODEL_PATH
+from model.engines import ENGINES, make_engine
 from model.spec import ModelSpec, ParameterError, load_spec
 
 from .archive import REPO_ROOT, build_manifest, finalize_manifest, remove_if_empty, staged_archive
 from .config import ConfigError, check_run_settings, resolve_parameters
-from .ensemble import (BAND_PERCENTILES, BAND_VARIABLES, Uncertainty, draw_members, make_engine,
+from .ensemble import (BAND_VARIABLES, Uncertainty, draw_members,
                        prediction_bands, predictive_draws, run_engine)
 from .results import ENSEMBLE_VARIABLES, check_finite, run_to_dataset
 from .summary import URBANIZATION_TARGETS, at_year, summarize
@@ -51,6 +52,10 @@ def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None,
     try:
         resolved = resolve_parameters(cfg, spec)
         settings = check_run_settings(cfg, spec.variables["initial_time"].value)
+        if str(cfg.engine.name) not in ENGINES:
+            raise ConfigError(f"unknown engine {cfg.engine.name!r}: use engine=vectorized or engine=pysd")
+        if settings["method"] != "euler" and str(cfg.engine.name) == "pysd":
+            raise ConfigError("run.method=rk4 needs engine=vectorized (PySD integrates with Euler only)")
         uncertainty = Uncertainty.from_config(
             OmegaConf.to_container(cfg.calibrated.uncertainty, resolve=True)
             if OmegaConf.select(cfg, "calibrated.uncertainty") is not None else None,

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from calibration.config import load_config
 from calibration.data import load_observations
-from calibration.engine import make_engine
+from model.engines import make_engine
 from calibration.fit import batched_levenberg_marquardt, local_fit
 from calibration.objective import make_problem
 from calibration.observation import Observations, build_observations
@@ -171,12 +171,11 @@ def test_the_baseline_loads_the_calibrated_parameters(spec):
 
 def test_pysd_engine_gives_the_same_predictions(engine, spec, cfg, frame, pysd_engine):
     """The reference path (engine=pysd) and the vectorized engine predict the same figures."""
-    from calibration.engine import PySDEnsemble
+    from model.engines import PySDEnsemble
 
     observations = build_observations(frame, "bias", series=list(cfg.observation.series),
                                       start_rates=bool(cfg.observation.start_rates))
-    reference = PySDEnsemble.__new__(PySDEnsemble)
-    reference.engine = pysd_engine
+    reference = PySDEnsemble(engine=pysd_engine)
     fast = make_problem(engine, observations, list(cfg.parameters), spec, SIGMA)
     slow = make_problem(reference, observations, list(cfg.parameters), spec, SIGMA)
     x = np.vstack([fast.to_unit(np.array([TRUTH[n] for n in fast.names])), np.full(fast.n_params, 0.3)])

@@ -12,7 +12,7 @@ from calibration.posterior import load_uncertainty
 
 from calibration.config import load_config
 from calibration.data import load_observations
-from calibration.engine import make_engine
+from model.engines import make_engine
 from calibration.fit import batched_levenberg_marquardt
 from calibration.objective import make_problem
 from calibration.observation import Observations, build_observations

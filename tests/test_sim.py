@@ -270,3 +270,11 @@ def test_manifest_names_dirty_files_whole(tmp_path):
     (tmp_path / "model.mdl").write_text("b\n")  # unstaged change: porcelain line " M model.mdl"
     state = git_state(tmp_path)
     assert state["dirty"] is True and state["dirty_files"] == ["model.mdl"]
+
+
+def test_rk4_with_the_pysd_engine_is_refused(tmp_path):
+    target = tmp_path / "rk4"
+    completed = run_sim("engine=pysd", "run.method=rk4", "calibrated=none", f"hydra.run.dir={target}")
+    assert completed.returncode == 2
+    assert "run.method=rk4 needs engine=vectorized" in completed.stderr
+    assert not target.exists()
