@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import MODEL_PATH
 from .cache import abstract_model
+from .spec import signed_flow_terms
 
 SKETCH_MARKER = "\\\\\\---/// Sketch information - do not modify anything except names"
 VIEW_HEADER = ("$192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|-1--1--1|-1--1--1|96,96,100,0")
@@ -60,19 +61,6 @@ def _collect_references(node, found: set) -> None:
             _collect_references(getattr(node, item.name), found)
 
 
-def _flow_terms(node, sign: int, inflows: list, outflows: list) -> bool:
-    """Split an INTEG rate ``a + b - c`` into in- and outflow names; False if it is not such a sum."""
-    from pysd.translators.structures import abstract_expressions as ae
-
-    if isinstance(node, ae.ReferenceStructure):
-        (inflows if sign > 0 else outflows).append(node.reference)
-        return True
-    if isinstance(node, ae.ArithmeticStructure) and set(node.operators) <= {"+", "-"}:
-        signs = [1] + [1 if op == "+" else -1 for op in node.operators]
-        return all(_flow_terms(arg, sign * s, inflows, outflows) for arg, s in zip(node.arguments, signs))
-    return False
-
-
 def _groups(mdl_text: str) -> list[tuple[int, str]]:
     return [(match.start(), match.group("name").strip()) for match in GROUP_PATTERN.finditer(mdl_text)]
 
@@ -103,8 +91,9 @@ def read_elements(mdl_path: Path = MODEL_PATH) -> list[Element]:
                            isinstance(ast, ae.IntegStructure))
             _collect_references(ast, item.references)
             if item.stock:
-                if not _flow_terms(ast.flow, 1, item.inflows, item.outflows):
-                    item.inflows, item.outflows = [], []
+                terms = signed_flow_terms(ast.flow) or []
+                item.inflows = [name for sign, name in terms if sign > 0]
+                item.outflows = [name for sign, name in terms if sign < 0]
             elements.append(item)
     return elements
 

@@ -94,6 +94,32 @@ def _kind_and_value(element) -> tuple[str, float | None, tuple]:
     return "auxiliary", None, subscripts
 
 
+def signed_flow_terms(rate) -> list[tuple[int, str]] | None:
+    """An INTEG rate ``a + b - c`` (PySD AST) as ``[(+1, "a"), (+1, "b"), (-1, "c")]``.
+
+    Names are as the AST writes references (normalized Vensim names). Returns ``None`` if the rate
+    is not a signed sum of variables (e.g. an expression integrated directly).
+    """
+    from pysd.translators.structures import abstract_expressions as ae
+
+    if isinstance(rate, ae.ReferenceStructure):
+        return [(1, rate.reference)]
+    if isinstance(rate, ae.ArithmeticStructure):
+        if list(rate.operators) == ["negative"]:
+            inner = signed_flow_terms(rate.arguments[0])
+            return None if inner is None else [(-sign, name) for sign, name in inner]
+        if set(rate.operators) <= {"+", "-"}:
+            signs = [1] + [1 if op == "+" else -1 for op in rate.operators]
+            terms = []
+            for sign, argument in zip(signs, rate.arguments):
+                inner = signed_flow_terms(argument)
+                if inner is None:
+                    return None
+                terms.extend((sign * s, name) for s, name in inner)
+            return terms
+    return None
+
+
 class ModelSpec:
     """The declared variables of one ``.mdl`` file and the validation of parameter overrides.
 
@@ -111,12 +137,15 @@ class ModelSpec:
         abstract = abstract_model(self.mdl_path)
         namespace = NamespaceManager()
         variables: dict[str, Variable] = {}
+        rates: dict[str, object] = {}
         for section in abstract.sections:
             for element in section.elements:
                 namespace.add_to_namespace(element.name)
                 name = namespace.namespace[element.name]
                 kind, value, subscripts = _kind_and_value(element)
                 limits = tuple(element.limits[:2]) if element.limits else (None, None)
+                if kind == "stock":
+                    rates[name] = element.components[0].ast.flow
                 variables[name] = Variable(
                     name=name,
                     vensim_name=element.name,
@@ -128,6 +157,13 @@ class ModelSpec:
                     subscripts=subscripts,
                 )
         self.variables = variables
+        #: For each stock, its INTEG rate as ``[(sign, flow name)]`` (Python names), or ``None`` if
+        #: the stock integrates an expression rather than named flows.
+        self.stock_flows: dict[str, list[tuple[int, str]] | None] = {}
+        for stock, rate in rates.items():
+            terms = signed_flow_terms(rate)
+            self.stock_flows[stock] = None if terms is None else [
+                (sign, namespace.cleanspace.get(ref, ref)) for sign, ref in terms]
         self.parameters = {
             name: var
             for name, var in variables.items()

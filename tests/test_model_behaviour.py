@@ -45,46 +45,14 @@ def python_names(spec) -> dict[str, str]:
     return {normalize_name(var.vensim_name): name for name, var in spec.variables.items()}
 
 
-def signed_flows(rate) -> list[tuple[int, str]] | None:
-    """An INTEG rate ``a + b - c`` as ``[(+1, a), (+1, b), (-1, c)]``; ``None`` if not a sum."""
-    from pysd.translators.structures import abstract_expressions as ae
-
-    if isinstance(rate, ae.ReferenceStructure):
-        return [(1, normalize_name(rate.reference))]
-    if isinstance(rate, ae.ArithmeticStructure):
-        if list(rate.operators) == ["negative"]:
-            inner = signed_flows(rate.arguments[0])
-            return None if inner is None else [(-sign, name) for sign, name in inner]
-        if set(rate.operators) <= {"+", "-"}:
-            signs = [1] + [1 if op == "+" else -1 for op in rate.operators]
-            terms = []
-            for sign, argument in zip(signs, rate.arguments):
-                inner = signed_flows(argument)
-                if inner is None:
-                    return None
-                terms.extend((sign * s, name) for s, name in inner)
-            return terms
-    return None
-
-
 def stock_flows(spec, stock: str) -> tuple[list[str], list[str]]:
     """Inflows and outflows (Python names) of ``stock`` (Vensim name), read from its INTEG."""
-    from pysd.translators.structures import abstract_expressions as ae
-
-    from model.cache import abstract_model
-
-    names = python_names(spec)
-    for section in abstract_model(MODEL_PATH).sections:
-        for element in section.elements:
-            ast = element.components[0].ast
-            if normalize_name(element.name) == normalize_name(stock):
-                assert isinstance(ast, ae.IntegStructure), f"'{stock}' is not a stock"
-                terms = signed_flows(ast.flow)
-                assert terms, f"the INTEG rate of '{stock}' is not a sum of flow variables"
-                inflows = [names[name] for sign, name in terms if sign > 0]
-                outflows = [names[name] for sign, name in terms if sign < 0]
-                return inflows, outflows
-    raise AssertionError(f"'{stock}' is not a variable of {MODEL_PATH.name}")
+    name = python_names(spec).get(normalize_name(stock))
+    assert name is not None, f"'{stock}' is not a variable of {MODEL_PATH.name}"
+    assert name in spec.stock_flows, f"'{stock}' is not a stock"
+    terms = spec.stock_flows[name]
+    assert terms, f"the INTEG rate of '{stock}' is not a sum of flow variables"
+    return [flow for sign, flow in terms if sign > 0], [flow for sign, flow in terms if sign < 0]
 
 
 def non_negative_stocks(spec) -> list[str]:

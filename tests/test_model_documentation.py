@@ -57,30 +57,6 @@ def _references(node):
     return found
 
 
-def _signed_flow_terms(node):
-    """The INTEG rate as ``[(sign, flow name)]``, or ``None`` if it is not a sum of variables."""
-    from pysd.translators.structures import abstract_expressions as ae
-
-    from model.units import normalize_name
-
-    if isinstance(node, ae.ReferenceStructure):
-        return [(1, normalize_name(node.reference))]
-    if isinstance(node, ae.ArithmeticStructure):
-        if list(node.operators) == ["negative"]:
-            inner = _signed_flow_terms(node.arguments[0])
-            return None if inner is None else [(-s, n) for s, n in inner]
-        if set(node.operators) <= {"+", "-"}:
-            terms = []
-            signs = [1] + [1 if op == "+" else -1 for op in node.operators]
-            for sign, argument in zip(signs, node.arguments):
-                inner = _signed_flow_terms(argument)
-                if inner is None:
-                    return None
-                terms.extend((sign * s, n) for s, n in inner)
-            return terms
-    return None
-
-
 # ------------------------------------------------------------------------------ documentation
 def test_every_variable_has_units(spec):
     missing = [var.vensim_name for var in _variables(spec) if not var.units.strip()]
@@ -158,14 +134,10 @@ def test_every_name_in_a_stock_equation_is_a_model_variable(abstract):
     assert not unknown, f"stocks integrating names that are not variables of the model: {unknown}"
 
 
-def test_every_stock_integrates_named_flow_variables(abstract):
+def test_every_stock_integrates_named_flow_variables(spec):
     """Each INTEG rate is a signed sum of flow variables (each a valve in the diagram)."""
-    from model.units import normalize_name
-
-    known = {normalize_name(e.name) for s in abstract.sections for e in s.elements}
     problems = []
-    for stock, rate in _stock_rates(abstract).items():
-        terms = _signed_flow_terms(rate)
+    for stock, terms in spec.stock_flows.items():
         if terms is None:
             problems.append(
                 f"'{stock}' integrates an expression, not named flows; define the rate as a flow "
@@ -173,7 +145,8 @@ def test_every_stock_integrates_named_flow_variables(abstract):
             )
         else:
             problems.extend(f"'{stock}': flow '{name}' is not a variable of the model"
-                            for _, name in terms if name not in known)
+                            for _, name in terms if name not in spec.variables)
+    assert spec.stock_flows, "the model has no stocks: the spec did not read the .mdl"
     assert not problems, "\n".join(problems)
 
 

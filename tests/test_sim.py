@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 
 from model.spec import ParameterError
 from simulator.archive import ArchiveError, staged_archive, verify_archive
-from simulator.config import ResolvedParameters, preprocess_overrides, resolve_parameters
+from simulator.config import preprocess_overrides, resolve_parameters
 from simulator.run import run_job
 from simulator.summary import at_year
 
