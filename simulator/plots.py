@@ -47,6 +47,15 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _label(ax, ylabel: str, title: str, legend: str) -> None:
+    """Axis labels, title, grid and legend shared by every plot (x: year-end)."""
+    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc=legend)
+
+
 def _history_points(ax, history: History, name: str, scale: float = 1.0, label_suffix: str = "") -> None:
     points = history.get(name, [])
     census = [(y, v * scale) for y, v, basis in points if basis != "pre-census"]
@@ -84,11 +93,8 @@ def plot_urbanization(point: xr.Dataset, bands: Mapping[str, np.ndarray] | None,
                     zorder=6, label=bilingual("plan target", "规划目标") if year == min(URBANIZATION_TARGETS) else None)
             ax.annotate(f"{target:g} % ({year})", (year, target), textcoords="offset points",
                         xytext=(-10, 10), ha="right", color="tab:red")
-    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
-    ax.set_ylabel(bilingual("urbanization rate (%)", "城镇化率（%）"))
-    ax.set_title(bilingual("Urbanization, Inner Mongolia", "内蒙古城镇化率"))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    _label(ax, bilingual("urbanization rate (%)", "城镇化率（%）"),
+           bilingual("Urbanization, Inner Mongolia", "内蒙古城镇化率"), legend="upper left")
     return _save(fig, path)
 
 
@@ -112,11 +118,8 @@ def plot_population(point: xr.Dataset, bands: Mapping[str, np.ndarray] | None, h
         ax.fill_between(time, bands["total_population_p05"] * million, bands["total_population_p95"] * million,
                         color="black", alpha=0.15, label=bilingual("90 % band, total", "总人口 90% 区间"))
     _history_points(ax, history, "total_population", scale=million)
-    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
-    ax.set_ylabel(bilingual("residents (million)", "常住人口（百万）"))
-    ax.set_title(bilingual("Population stocks", "人口存量"))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    _label(ax, bilingual("residents (million)", "常住人口（百万）"),
+           bilingual("Population stocks", "人口存量"), legend="lower left")
     return _save(fig, path)
 
 
@@ -140,12 +143,9 @@ def plot_land(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Pat
     ax.hlines(quota, start, end, color="tab:red", ls="--",
               label=bilingual(f"quota 2021-2025 ({quota:.1f} km²)", "2021-2025年新增指标"))
     ax.axvspan(start, end, color="tab:red", alpha=0.05)
-    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
-    ax.set_ylabel(bilingual("new urban construction land (km²)", "新增城镇建设用地（km²）"))
-    ax.set_title(bilingual("Land against quota", "建设用地与指标"))
     ax.set_ylim(bottom=0, top=max(quota, float(np.nanmax(new_land.values[mask]))) * 1.25 + 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center right")
+    _label(ax, bilingual("new urban construction land (km²)", "新增城镇建设用地（km²）"),
+           bilingual("Land against quota", "建设用地与指标"), legend="center right")
     ax = axes[0, 1]
     low_std = float(point["land_standard_minimum"].values[0])
     high_std = float(point["land_standard_maximum"].values[0])
@@ -153,11 +153,8 @@ def plot_land(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Pat
                label=bilingual(f"GB 50137-2011 band ({low_std:g}-{high_std:g} m²)", "国家标准区间"))
     ax.plot(time, point["land_per_urban_resident"].values, color="tab:brown", lw=2,
             label=bilingual("land per urban resident, simulated", "人均城镇建设用地（模拟）"))
-    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
-    ax.set_ylabel(bilingual("m² per urban resident", "人均（m²）"))
-    ax.set_title(bilingual("Land per urban resident", "人均城镇建设用地"))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    _label(ax, bilingual("m² per urban resident", "人均（m²）"),
+           bilingual("Land per urban resident", "人均城镇建设用地"), legend="lower left")
     return _save(fig, path)
 
 
@@ -174,11 +171,8 @@ def plot_water(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Pa
             label=bilingual("urban water demand", "城镇用水需求"))
     ax.plot(time, point["water_cap"].values * scale, color="tab:red", lw=2, ls="--",
             label=bilingual("urban allocation under the cap", "总量控制下的城镇可用水量"))
-    ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
-    ax.set_ylabel(bilingual("water (100 million m³ per year)", "水量（亿m³/年）"))
-    ax.set_title(bilingual("Urban water against the cap (yishui dingcheng)", "城镇用水与用水总量控制（以水定城）"))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    _label(ax, bilingual("water (100 million m³ per year)", "水量（亿m³/年）"),
+           bilingual("Urban water against the cap (yishui dingcheng)", "城镇用水与用水总量控制（以水定城）"), legend="lower left")
     return _save(fig, path)
 
 
