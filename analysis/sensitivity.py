@@ -477,7 +477,14 @@ def plot_indices(result: SensitivityResult, year: int, path: Path, top: int = 12
         ax.axvline(0, color="black", lw=0.6)
         ax.grid(alpha=0.3, axis="x")
         ax.legend(fontsize=7, loc="lower right")
-    for ax in list(axes.flat)[len(outputs):]:
+    return _save_grid(fig, axes, len(outputs), path)
+
+
+def _save_grid(fig, axes, used: int, path: Path) -> Path:
+    """Hide the unused panels of a grid of axes, then write and close the figure."""
+    import matplotlib.pyplot as plt
+
+    for ax in list(axes.flat)[used:]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -514,12 +521,7 @@ def plot_over_time(result: SensitivityResult, path: Path, top: int = 6) -> Path:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
-    for ax in list(axes.flat)[len(outputs):]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save_grid(fig, axes, len(outputs), path)
 
 
 # --------------------------------------------------------------------------- archive and CLI
