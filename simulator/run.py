@@ -25,7 +25,7 @@ from .config import ConfigError, check_run_settings, resolve_parameters
 from .ensemble import (BAND_VARIABLES, Uncertainty, draw_members,
                        prediction_bands, predictive_draws, run_engine)
 from .results import ENSEMBLE_VARIABLES, check_finite, run_to_dataset
-from .summary import URBANIZATION_TARGETS, at_year, summarize
+from .summary import URBANIZATION_TARGETS, at_year, summarize, summary_lines
 
 DATA_PATH = REPO_ROOT / "data" / "inner_mongolia_2010_2020.csv"
 NETCDF_ENGINE = "netcdf4"
@@ -223,15 +223,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: Sequence[str] = (), pr
 
 
 def print_summary(summary: dict[str, Any], output_dir: Path) -> None:
-    """A few lines for the terminal."""
-    rates = summary["urbanization_rate_pct"]
-    print(f"scenario {summary['scenario']}: urbanization "
-          + ", ".join(f"{year} {value:.2f} %" for year, value in rates.items() if year in ("2020", "2025", "2035")))
-    for year, target in summary["targets"].items():
-        reach = target.get("probability")
-        extra = f", P(reach) = {reach:.2f}" if reach is not None else ""
-        print(f"  {target['target_pct']:g} % in {year}: point estimate {target['point_estimate_pct']:.2f} %{extra}")
-    water, land = summary["water"], summary["land"]
-    print(f"  water: worst year {water['worst_year']}, margin {water['smallest_margin']:.3g} m3/yr; "
-          f"land 2021-2025: {land['new_land_2021_2025_km2']:.1f} of {land['quota_2021_2025_km2']:.1f} km2")
+    """A few lines for the terminal (:func:`simulator.summary.summary_lines`)."""
+    for line in summary_lines(summary):
+        print(line)
     print(f"archive: {output_dir}")

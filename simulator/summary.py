@@ -16,6 +16,11 @@ URBANIZATION_TARGETS = {2025: 69.0, 2035: 72.0}
 LAND_QUOTA_PERIOD = (2020, 2025)
 #: Relative tolerance when comparing a quantity with a limit it is constrained to meet exactly.
 LIMIT_TOLERANCE = 1e-9
+#: 1 亿m³ (yi cubic metres, the unit of the plan's water figures) [m3].
+M3_PER_YI_M3 = 1.0e8
+#: Probabilities closer than this to 0 or 1 are printed as "< 0.01" / "> 0.99": a finite ensemble
+#: cannot tell 0.995 from certainty.
+PROBABILITY_PRINT_LIMIT = 0.01
 
 
 def at_year(data: xr.DataArray, year: float) -> xr.DataArray:
@@ -30,6 +35,11 @@ def at_year(data: xr.DataArray, year: float) -> xr.DataArray:
 def constant(point: xr.Dataset, name: str) -> float:
     """A constant of the model from a point run (same value at every time)."""
     return float(np.asarray(point[name].values).reshape(-1)[0])
+
+
+def km2_to_mu(point: xr.Dataset, km2: float) -> float:
+    """An area in km2 expressed in mu (亩), with the model's own conversion constants."""
+    return km2 * constant(point, "m2_per_km2") / constant(point, "m2_per_mu")
 
 
 def land_quota_km2(point: xr.Dataset) -> float:
@@ -83,6 +93,7 @@ def _water_summary(point: xr.Dataset) -> dict[str, Any]:
         "worst_year_demand": float(demand.values[worst]),
         "worst_year_cap": float(cap.values[worst]),
         "smallest_margin": float(margin.values[worst]),
+        "smallest_margin_yi_m3": float(margin.values[worst]) / M3_PER_YI_M3,
         "largest_demand_to_cap_ratio": float(np.nanmax(ratio)) if np.any(np.isfinite(ratio)) else None,
         "within_cap_every_year": bool(np.all(demand.values <= cap.values * (1 + LIMIT_TOLERANCE))),
         "years_over_cap": [int(t) for t, over in zip(point["time"].values, demand.values > cap.values) if over],
@@ -101,6 +112,8 @@ def _land_summary(point: xr.Dataset) -> dict[str, Any]:
     return {
         "new_land_2021_2025_km2": new_land,
         "quota_2021_2025_km2": quota,
+        "new_land_2021_2025_mu": km2_to_mu(point, new_land),
+        "quota_2021_2025_mu": constant(point, "new_land_quota_2021_2025"),
         "share_of_quota_used": new_land / quota if quota > 0 else None,
         "within_quota": bool(new_land <= quota * (1 + LIMIT_TOLERANCE)),
         "land_per_urban_resident_m2": {str(int(y)): float(at_year(per_capita, y))
@@ -150,6 +163,7 @@ def summarize(point: xr.Dataset, ensemble: xr.Dataset | None = None,
                  "reached_by_point_estimate": bool(at_year(rate, year) >= target)}
         if ensemble is not None:
             member_rates = at_year(ensemble["urbanization_rate"], year).values
+            entry["ensemble_median_pct"] = float(np.median(member_rates))
             entry["probability_parameters_only"] = float(np.mean(member_rates >= target))
             entry["band_90_pct_parameters_only"] = [float(np.percentile(member_rates, 5)),
                                                     float(np.percentile(member_rates, 95))]
@@ -170,3 +184,63 @@ def summarize(point: xr.Dataset, ensemble: xr.Dataset | None = None,
             "p_land_per_capita_in_standard": probability(flags["land_per_capita_in_standard"]),
         }
     return summary
+
+
+def format_probability(p: float) -> str:
+    """A probability for a reader: three decimals, or "> 0.99" / "< 0.01" near certainty."""
+    if p > 1 - PROBABILITY_PRINT_LIMIT:
+        return f"> {1 - PROBABILITY_PRINT_LIMIT:.2f}"
+    if p < PROBABILITY_PRINT_LIMIT:
+        return f"< {PROBABILITY_PRINT_LIMIT:.2f}"
+    return f"{p:.3f}"
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The summary as a planner reads it (the lines ``sim.py`` prints)."""
+    rates = summary["urbanization_rate_pct"]
+    members = summary.get("ensemble", {}).get("members", 0)
+    lines = [f"scenario {summary['scenario']}: urbanization (point run) "
+             + ", ".join(f"{year} {value:.2f} %" for year, value in rates.items()
+                         if year in ("2020", "2025", "2035"))]
+    for year, target in summary["targets"].items():
+        text = f"  {target['target_pct']:g} % in {year}: point run {target['point_estimate_pct']:.2f} %"
+        if "ensemble_median_pct" in target:
+            text += f", ensemble median {target['ensemble_median_pct']:.2f} %"
+        if "band_90_pct" in target:
+            low, high = target["band_90_pct"]
+            text += f", 90 % band [{low:.2f}, {high:.2f}] %"
+        if target.get("probability") is not None:
+            text += f", P(reach) {format_probability(target['probability'])}"
+        lines.append(text)
+    water, land = summary["water"], summary["land"]
+    margin = water["smallest_margin_yi_m3"]
+    side = "within cap by" if margin >= 0 else "over cap by"
+    text = f"  water (point run): {side} {abs(margin):.2f} 亿m³ in the tightest year {water['worst_year']}"
+    if "ensemble" in summary:
+        text += f"; P(water within cap every year to 2035) {format_probability(summary['ensemble']['p_water_within_cap'])}"
+    lines.append(text)
+    new_km2, quota_km2 = land["new_land_2021_2025_km2"], land["quota_2021_2025_km2"]
+    new_mu, quota_mu = land["new_land_2021_2025_mu"], land["quota_2021_2025_mu"]
+    text = (f"  new urban land 2021-2025 (point run): {new_mu:,.0f} mu ({new_km2:.1f} km²) "
+            f"of the {quota_mu:,.0f} mu ({quota_km2:.1f} km²) quota")
+    if "ensemble" in summary:
+        text += f"; P(within quota) {format_probability(summary['ensemble']['p_land_within_quota'])}"
+    lines.append(text)
+    low, high = land["standard_m2_per_person"]
+    per_capita = land["land_per_urban_resident_m2"]
+    end_year = max(per_capita, key=int) if per_capita else None
+    text = "  land per urban resident (point run): "
+    text += f"{per_capita[end_year]:.1f} m² in {end_year}" if end_year else "n/a"
+    text += f", standard {low:g}-{high:g} m²"
+    if "ensemble" in summary:
+        text += (f"; P(within the standard at the end) "
+                 f"{format_probability(summary['ensemble']['p_land_per_capita_in_standard'])}")
+    lines.append(text)
+    if members:
+        lines.append(f"  ensemble: {members} members over the calibrated parameter uncertainty "
+                     f"(P(reach) and the 90 % band add the observation noise).")
+        lines.append("  the point run uses the calibrated point estimates; it differs from the ensemble "
+                     "median because the model is nonlinear and the parameters vary jointly.")
+    else:
+        lines.append("  point run only (no ensemble): no probabilities; run with ensemble.samples > 0 for them.")
+    return lines

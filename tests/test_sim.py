@@ -278,3 +278,52 @@ def test_rk4_with_the_pysd_engine_is_refused(tmp_path):
     assert completed.returncode == 2
     assert "run.method=rk4 needs engine=vectorized" in completed.stderr
     assert not target.exists()
+
+
+# --------------------------------------------------------------------------- the printed summary
+@pytest.mark.parametrize("p, text", [(0.996, "> 0.99"), (1.0, "> 0.99"), (0.5234, "0.523"),
+                                     (0.99, "0.990"), (0.004, "< 0.01"), (0.0, "< 0.01")])
+def test_probabilities_print_to_three_decimals_or_as_near_certain(p, text):
+    from simulator.summary import format_probability
+
+    assert format_probability(p) == text
+
+
+def test_printed_summary_says_within_or_over_cap_in_yi_m3_and_land_in_mu(point_archive):
+    import copy
+
+    from simulator.summary import summary_lines
+
+    _, summary = point_archive
+    text = "\n".join(summary_lines(summary))
+    margin = summary["water"]["smallest_margin"] / 1e8
+    side = "within cap by" if margin >= 0 else "over cap by"
+    assert f"{side} {abs(margin):.2f} 亿m³" in text
+    assert "640,000 mu (426.7 km²) quota" in text
+    assert f"{summary['land']['new_land_2021_2025_mu']:,.0f} mu" in text
+    assert summary["land"]["new_land_2021_2025_mu"] == pytest.approx(
+        summary["land"]["new_land_2021_2025_km2"] * 1e6 / 666.667, rel=1e-4)
+    assert "point run only" in text and "P(" not in text
+    over = copy.deepcopy(summary)
+    over["water"]["smallest_margin_yi_m3"] = -1.5
+    assert "over cap by 1.50 亿m³" in "\n".join(summary_lines(over))
+
+
+def test_printed_ensemble_summary_names_size_probabilities_and_median():
+    from simulator.summary import summarize, summary_lines
+
+    cfg = compose_config("ensemble.samples=40", "plots=false")
+    from model.spec import load_spec
+    from simulator.run import prepare, simulate
+
+    spec = load_spec()
+    resolved, settings, uncertainty = prepare(cfg, spec)
+    point, ensemble, _, predictive = simulate(cfg, spec, resolved, settings, uncertainty, progress=False)
+    summary = summarize(point, ensemble, predictive, {"scenario": "baseline"})
+    text = "\n".join(summary_lines(summary))
+    assert "ensemble: 40 members" in text
+    assert "P(water within cap every year to 2035)" in text
+    assert "P(within the standard at the end)" in text
+    assert "ensemble median" in text and "differs from the ensemble median" in text
+    median = summary["targets"]["2035"]["ensemble_median_pct"]
+    assert median == pytest.approx(float(np.median(at_year(ensemble["urbanization_rate"], 2035).values)))
