@@ -24,9 +24,15 @@ from omegaconf import DictConfig
 def main(cfg: DictConfig) -> float:
     from simulator.run import print_summary, run_job
 
+    from simulator.archive import remove_if_empty
+
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    summary = run_job(cfg, output_dir, overrides=list(hydra_cfg.overrides.task))
+    try:
+        summary = run_job(cfg, output_dir, overrides=list(hydra_cfg.overrides.task))
+    except BaseException:
+        remove_if_empty(output_dir)  # Hydra made it before the job started
+        raise
     print_summary(summary, output_dir)
     return summary["urbanization_rate_pct"].get("2035", float("nan"))
 
@@ -45,6 +51,19 @@ def check_command_line(argv: list[str]) -> list[str]:
         raise SystemExit(2) from None
 
 
+def run() -> int:
+    """The command: checks, then Hydra; errors as one or two lines (tracebacks with --debug)."""
+    from simulator.cli import run_command, strip_debug_flag
+
+    argv = sys.argv[1:]
+    sys.argv[1:] = strip_debug_flag(argv)
+
+    def command() -> None:
+        sys.argv[1:] = check_command_line(sys.argv[1:])
+        main()
+
+    return run_command("sim.py", command, argv)
+
+
 if __name__ == "__main__":
-    sys.argv[1:] = check_command_line(sys.argv[1:])
-    main()
+    sys.exit(run())

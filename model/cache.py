@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import shutil
 import tempfile
 import warnings
@@ -85,7 +86,7 @@ def translated_model_path(mdl_path: str | Path) -> Path:
             warnings.simplefilter("ignore")
             from pysd.builders.python.python_model_builder import ModelBuilder
 
-            abstract = _parse_abstract(tmp / mdl_path.name)
+            abstract = _parse_abstract(tmp / mdl_path.name, shown=mdl_path)
             ModelBuilder(abstract).build_model()
         with open(tmp / "abstract_model.pickle", "wb") as handle:
             pickle.dump(abstract, handle)
@@ -96,14 +97,63 @@ def translated_model_path(mdl_path: str | Path) -> Path:
     return py_file
 
 
-def _parse_abstract(mdl_path: Path):
+class ModelFileError(ValueError):
+    """A ``.mdl`` file PySD cannot parse; the message names the variable and its line in the file."""
+
+
+def _failing_element(traceback) -> tuple[str | None, str]:
+    """The name of the innermost model element being parsed in ``traceback``, and its text."""
+    name, text = None, ""
+    while traceback is not None:
+        owner = traceback.tb_frame.f_locals.get("self")
+        if not type(owner).__module__.startswith("pysd.translators"):
+            owner = None
+        if getattr(owner, "name", None) and isinstance(owner.name, str):
+            name, text = owner.name, str(getattr(owner, "expression", "") or "")
+        elif isinstance(getattr(owner, "equation", None), str):
+            name = re.split(r"[=(\[:]", owner.equation, maxsplit=1)[0].strip() or name
+            text = owner.equation
+        traceback = traceback.tb_next
+    return name, text
+
+
+def _line_of(mdl_text: str, name: str) -> int | None:
+    """1-based line where ``name`` is defined in the ``.mdl`` text (a line starting with the name)."""
+    words = r"[\s_]+".join(re.escape(word) for word in name.replace("_", " ").split())
+    pattern = re.compile(rf"^[ \t]*{words}[ \t]*(\[[^\]]*\])?[ \t]*(=|:=|==|\(|$)",
+                         re.IGNORECASE | re.MULTILINE)
+    match = pattern.search(mdl_text)
+    return None if match is None else mdl_text.count("\n", 0, match.start()) + 1
+
+
+def _parse_abstract(mdl_path: Path, shown: Path | None = None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pysd.translators.vensim.vensim_file import VensimFile
 
-        vensim_file = VensimFile(mdl_path)
-        vensim_file.parse()
-        return vensim_file.get_abstract_model()
+        try:
+            vensim_file = VensimFile(mdl_path)
+            vensim_file.parse()
+            return vensim_file.get_abstract_model()
+        except Exception as error:  # parsimonious / PySD parse errors: name the variable and the line
+            name, chain = None, error
+            while chain is not None and name is None:  # innermost first: the original error
+                inner = chain.__cause__ or chain.__context__
+                name, _ = _failing_element((inner or chain).__traceback__) if inner else (None, "")
+                if name is None:
+                    name, _ = _failing_element(chain.__traceback__)
+                chain = inner
+            reason = " ".join(str(error).split()).split(" Parse tree:")[0]
+            reason = re.sub(r"\s*\(line \d+, column \d+\)\.?", "", reason)[:200]
+            original = shown or mdl_path
+            if name is None:
+                raise ModelFileError(f"{original}: PySD cannot parse the model ({reason}); "
+                                     f"check the Vensim syntax") from None
+            line = _line_of(mdl_path.read_text(encoding="utf-8", errors="replace"), name)
+            where = f"{original}, line {line}" if line else str(original)
+            raise ModelFileError(f"{where}: cannot parse the equation of '{name}' ({reason}); fix its "
+                                 f"Vensim syntax (operators, parentheses, the ~ units [min,max] ~ comment ~| parts)"
+                                 ) from None
 
 
 def abstract_model(mdl_path: str | Path):

@@ -183,14 +183,14 @@ class ModelSpec:
             var = self.variables[name]
             raise ParameterError(
                 f"'{name}' is a {var.kind} of the model, not a parameter: only constants with a "
-                f"documented range can be set. Parameters are listed in the README (Parameters) "
-                f"and in {self.mdl_path.name}."
+                f"documented range can be set. `python -m model.spec` lists the parameters with their "
+                f"ranges."
             )
         close = self.closest_names(name)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ParameterError(
             f"unknown parameter '{name}'.{hint} Parameters are the constants of "
-            f"{self.mdl_path.name} with a documented range; see the README (Parameters)."
+            f"{self.mdl_path.name} with a documented range: `python -m model.spec` lists them."
         )
 
     def check_value(self, name: str, value: Any) -> float:

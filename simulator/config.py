@@ -12,7 +12,6 @@ number inside that range; otherwise :class:`model.spec.ParameterError` says whic
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -21,13 +20,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from model.spec import ModelSpec, ParameterError
 
+from .validation import SettingsError, check_run_settings  # noqa: F401  (re-exported)
+
 SOURCES = ("calibrated", "scenario", "command line")
 _PARAM_OVERRIDE = re.compile(r"^(?P<prefix>\+\+|\+)?params\.(?P<name>[^=]+)=(?P<value>.*)$")
 _SWEEP_FUNCTION = re.compile(r"^\s*(range|choice|interval|glob|sort|shuffle|tag)\(")
 
 
-class ConfigError(ValueError):
-    """A run setting that cannot be used (bad time step, sample count, method...)."""
+#: A run setting that cannot be used (bad time step, sample count, method...); the run settings
+#: are checked in :mod:`simulator.validation`.
+ConfigError = SettingsError
 
 
 @dataclass
@@ -99,54 +101,6 @@ def _select(cfg: DictConfig | Mapping[str, Any], key: str) -> Any:
             return None
         node = node[part]
     return node
-
-
-def check_run_settings(cfg: DictConfig | Mapping[str, Any], initial_time: float) -> dict[str, Any]:
-    """Check the ``run`` and ``ensemble`` settings; return them as plain values.
-
-    Raises
-    ------
-    ConfigError
-        Naming the setting, its valid values and the fix.
-    """
-    run = _as_mapping(_select(cfg, "run"), "run")
-    ensemble = _as_mapping(_select(cfg, "ensemble"), "ensemble")
-    problems = []
-
-    def number(section: dict, key: str, where: str) -> float | None:
-        value = section.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            problems.append(f"{where} must be a finite number, got {value!r}")
-            return None
-        return float(value)
-
-    time_step = number(run, "time_step", "run.time_step")
-    if time_step is not None and not 0 < time_step <= 1:
-        problems.append(f"run.time_step = {time_step:g} must be in (0, 1] year (the .mdl uses 0.25)")
-    final_time = number(run, "final_time", "run.final_time")
-    if final_time is not None and not initial_time < final_time <= 2100:
-        problems.append(
-            f"run.final_time = {final_time:g} must be after the initial time {initial_time:g} "
-            f"and no later than 2100"
-        )
-    if final_time is not None and final_time != int(final_time):
-        problems.append(f"run.final_time = {final_time:g} must be a whole year (year-end values)")
-    method = run.get("method")
-    if method not in ("euler", "rk4"):
-        problems.append(f"run.method must be 'euler' or 'rk4', got {method!r}")
-    samples = ensemble.get("samples")
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
-        problems.append(f"ensemble.samples must be a whole number >= 0, got {samples!r}")
-    seed = ensemble.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        problems.append(f"ensemble.seed must be a whole number >= 0, got {seed!r}")
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return {
-        "time_step": time_step, "final_time": final_time, "method": method,
-        "samples": samples, "seed": seed,
-        "save_members": bool(ensemble.get("save_members", True)),
-    }
 
 
 def _split_sweep(value: str) -> list[str] | None:

@@ -5,6 +5,7 @@ scenario (a whole ensemble per job, never one sample per job).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -21,7 +22,9 @@ from model.engines import ENGINES, make_engine
 from model.spec import ModelSpec, ParameterError, load_spec
 
 from .archive import REPO_ROOT, build_manifest, finalize_manifest, remove_if_empty, staged_archive
-from .config import ConfigError, check_run_settings, resolve_parameters
+from .config import ConfigError, resolve_parameters
+from .validation import (check_resources, check_run_settings, check_schema, claim_run_dir,
+                         estimate_resources)
 from .ensemble import (BAND_VARIABLES, Uncertainty, draw_members,
                        prediction_bands, predictive_draws, run_engine)
 from .results import ENSEMBLE_VARIABLES, check_finite, run_to_dataset
@@ -49,9 +52,11 @@ def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None,
     ``base_dir`` resolves a relative ``calibrated.uncertainty.draws_file`` (default: the
     repository root; :mod:`simulator.reproduce` passes the archive, which keeps its own copy).
     """
+    initial_time = spec.variables["initial_time"].value
     try:
+        check_schema(cfg)
         resolved = resolve_parameters(cfg, spec)
-        settings = check_run_settings(cfg, spec.variables["initial_time"].value)
+        settings = check_run_settings(cfg, initial_time)
         if str(cfg.engine.name) not in ENGINES:
             raise ConfigError(f"unknown engine {cfg.engine.name!r}: use engine=vectorized or engine=pysd")
         if settings["method"] != "euler" and str(cfg.engine.name) == "pysd":
@@ -61,6 +66,10 @@ def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None,
             if OmegaConf.select(cfg, "calibrated.uncertainty") is not None else None,
             spec, base_dir=base_dir,
         )
+        if uncertainty.available and settings["samples"] > 0:
+            columns = [name for name in ENSEMBLE_VARIABLES if name in spec.variables]
+            estimate = estimate_resources(settings, len(columns), len(uncertainty.parameters), initial_time)
+            check_resources(estimate, settings, output_dir)
     except (ParameterError, ConfigError) as error:
         raise _fail(str(error), output_dir) from None
     return resolved, settings, uncertainty
@@ -118,12 +127,15 @@ def archived_config(cfg: DictConfig, uncertainty: Uncertainty) -> DictConfig:
 
 def write_archive(output_dir: Path, cfg: DictConfig, point: xr.Dataset, ensemble: xr.Dataset | None,
                   bands: dict, summary: dict, manifest: dict, make_plots: bool,
-                  uncertainty: Uncertainty | None = None) -> None:
+                  uncertainty: Uncertainty | None = None, save_members: bool = True) -> None:
     """Write every file of the archive into a staging directory, then publish it atomically.
 
     The archive is self-contained: it keeps a copy of the calibrated parameter draws, and its
-    ``config.yaml`` refers to that copy.
+    ``config.yaml`` refers to that copy. ``save_members=False`` leaves out ``ensemble.nc`` (the
+    summary and the bands still come from the ensemble).
     """
+    if not save_members:
+        ensemble = None
     uncertainty = uncertainty or Uncertainty()
     with staged_archive(output_dir) as staging:
         if uncertainty.draws_path is not None:
@@ -191,6 +203,16 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: Sequence[str] = (), pr
     """Run one simulation job and write its archive into ``output_dir``; return the summary."""
     started = time.perf_counter()
     spec = load_spec(MODEL_PATH)
+    with contextlib.ExitStack() as stack:
+        try:  # before anything else: the directory is ours alone, empty and writable
+            stack.enter_context(claim_run_dir(output_dir))
+        except ConfigError as error:
+            raise _fail(str(error), None) from None
+        return _run_claimed(cfg, output_dir, spec, started, overrides, progress)
+
+
+def _run_claimed(cfg: DictConfig, output_dir: Path, spec: ModelSpec, started: float,
+                 overrides: Sequence[str], progress: bool) -> dict[str, Any]:
     resolved, settings, uncertainty = prepare(cfg, spec, output_dir)
     try:
         point, ensemble, bands, predictive = simulate(cfg, spec, resolved, settings, uncertainty, progress)
@@ -218,7 +240,8 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: Sequence[str] = (), pr
                "parameters": {name: {"value": value, "source": resolved.sources[name]}
                               for name, value in sorted(resolved.values.items())}},
     )
-    write_archive(output_dir, cfg, point, ensemble, bands, summary, manifest, bool(cfg.plots), uncertainty)
+    write_archive(output_dir, cfg, point, ensemble, bands, summary, manifest, settings["plots"], uncertainty,
+                  save_members=settings["save_members"])
     return summary
 
 
