@@ -11,6 +11,8 @@ Format (read by the simulation side)::
       method: "<one line>"
       parameters: [NAME, ...]          # column order of the draws
       draws_file: scenarios/calibrated/default_draws.csv   # joint draws, one row each (CSV with a header)
+      draws_count: N                   # rows of the draws file
+      draws_sha256: HEX                # SHA-256 of the draws file: a file that differs is refused
       observation_noise:               # standard deviation on the census basis, for prediction bands
         urbanization_rate: S           # [%]
         total_population: S            # [persons]
@@ -23,6 +25,7 @@ failed run never leaves a half-written file.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tempfile
@@ -60,6 +63,11 @@ def render_draws(parameters: Sequence[str], draws: np.ndarray) -> str:
     lines = [",".join(parameters)]
     lines += [",".join(format_number(v) for v in row) for row in draws]
     return "\n".join(lines) + "\n"
+
+
+def draws_sha256(draws_text: str) -> str:
+    """SHA-256 of the draws file's text (as :func:`render_draws` writes it, UTF-8)."""
+    return hashlib.sha256(draws_text.encode("utf-8")).hexdigest()
 
 
 def render(params: Mapping[str, float], *, method: str, draws: np.ndarray, parameters: Sequence[str],
@@ -109,6 +117,9 @@ def render(params: Mapping[str, float], *, method: str, draws: np.ndarray, param
     lines.append(f'  method: "{method}"')
     lines.append(f"  parameters: [{', '.join(parameters)}]")
     lines.append(f"  draws_file: {draws_file}  # {draws.shape[0]} joint draws, columns as in parameters")
+    lines.append(f"  draws_count: {draws.shape[0]}")
+    lines.append(f"  draws_sha256: {draws_sha256(render_draws(parameters, draws))}  "
+                 f"# of the draws file: a file that differs is refused")
     lines.append("  observation_noise:          # standard deviation of the observation error on the "
                  "census basis, for prediction bands")
     units = {"urbanization_rate": "%", "total_population": "persons"}

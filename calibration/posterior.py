@@ -92,6 +92,19 @@ def read_draws_csv(path: str | Path, parameters: tuple) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
+def _check_draws_record(block: Mapping[str, Any], path: Path, draws: np.ndarray, where: str) -> None:
+    """Refuse a draws file whose row count or SHA-256 differs from the one the parameter file records."""
+    from model.cache import file_sha256
+
+    fix = "restore the file that came with it (git checkout, or the archive's own copy) or re-run `python -m calibration`"
+    count = block.get("draws_count")
+    if count is not None and int(count) != draws.shape[0]:
+        raise UncertaintyError(f"{path} holds {draws.shape[0]} draws but {where} records {int(count)}; {fix}")
+    digest = block.get("draws_sha256")
+    if digest is not None and file_sha256(path) != str(digest):
+        raise UncertaintyError(f"{path} differs from the draws file {where} records (SHA-256 mismatch); {fix}")
+
+
 def load_uncertainty(cfg_or_path: Any = DEFAULT_PARAMETER_FILE, base_dir: str | Path | None = None
                      ) -> Uncertainty | None:
     """Load the ``params`` and ``uncertainty`` blocks of a calibrated parameter file.
@@ -144,6 +157,7 @@ def load_uncertainty(cfg_or_path: Any = DEFAULT_PARAMETER_FILE, base_dir: str | 
         if not draws_path.is_absolute():
             draws_path = Path(base_dir if base_dir is not None else REPO_ROOT) / draws_path
         draws = read_draws_csv(draws_path, names)
+        _check_draws_record(block, draws_path, draws, where)
     elif "draws" in block:
         try:
             draws = np.array(block["draws"], dtype=float)
