@@ -192,6 +192,14 @@ def finalize_manifest(staging: str | Path, manifest: dict[str, Any]) -> dict[str
     return manifest
 
 
+def unlisted_files(archive: str | Path, manifest: Mapping[str, Any]) -> list[str]:
+    """Files in ``archive`` that its manifest does not list (not verified: added after the run)."""
+    archive = Path(archive)
+    listed = set(manifest.get("files", {})) | {MANIFEST_NAME}
+    return sorted(str(path.relative_to(archive)) for path in archive.rglob("*")
+                  if path.is_file() and str(path.relative_to(archive)) not in listed)
+
+
 def verify_archive(archive: str | Path) -> dict[str, Any]:
     """Check that ``archive`` is complete and unaltered; return its manifest.
 

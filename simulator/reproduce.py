@@ -2,14 +2,18 @@
 
 The archive's ``config.yaml`` holds every setting (parameters by layer, run settings, seed), so the
 run can be made again without the configs that produced it. The command verifies the archive
-against its manifest, warns if the model file or the code differ from those recorded, re-runs, and
-compares every variable of ``outputs.nc`` (and ``ensemble.nc``).
+against its manifest (and notes files the manifest does not list), refuses archives that are not
+simulation archives, warns if the model file or the code differ from those recorded, re-runs, and
+compares every derived file: every variable of ``outputs.nc`` (and ``ensemble.nc``), every entry
+of ``summary.json``, and ``config.yaml`` and ``README.md`` as re-made from the archive.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -18,8 +22,9 @@ from omegaconf import OmegaConf
 from model import MODEL_PATH
 from model.spec import load_spec
 
-from .archive import ArchiveError, git_state, sha256_of, verify_archive
-from .run import prepare, simulate
+from .archive import ArchiveError, git_state, sha256_of, unlisted_files, verify_archive
+from .cli import DEBUG_FLAG, run_command
+from .run import archive_readme, archived_config, job_summary, prepare, simulate
 
 
 def compare(recorded: xr.Dataset, fresh: xr.Dataset, rtol: float) -> list[str]:
@@ -36,10 +41,62 @@ def compare(recorded: xr.Dataset, fresh: xr.Dataset, rtol: float) -> list[str]:
     return differences
 
 
+def compare_summary(recorded: Any, fresh: Any, rtol: float, where: str = "summary.json") -> list[str]:
+    """Entries of ``summary.json`` that differ (numbers beyond ``rtol``, anything else at all)."""
+    if isinstance(recorded, dict) and isinstance(fresh, dict):
+        differences = []
+        for key in sorted(set(recorded) | set(fresh)):
+            if key not in fresh:
+                differences.append(f"{where}.{key}: not in the new summary")
+            elif key not in recorded:
+                differences.append(f"{where}.{key}: missing from the archived summary")
+            else:
+                differences += compare_summary(recorded[key], fresh[key], rtol, f"{where}.{key}")
+        return differences
+    if isinstance(recorded, list) and isinstance(fresh, list):
+        if len(recorded) != len(fresh):
+            return [f"{where}: {len(recorded)} items, the new run has {len(fresh)}"]
+        return [d for i, (a, b) in enumerate(zip(recorded, fresh))
+                for d in compare_summary(a, b, rtol, f"{where}[{i}]")]
+    numbers = (int, float)
+    if isinstance(recorded, numbers) and isinstance(fresh, numbers) and \
+            not isinstance(recorded, bool) and not isinstance(fresh, bool):
+        if np.isclose(recorded, fresh, rtol=rtol, atol=0.0, equal_nan=True):
+            return []
+        return [f"{where}: archived {recorded!r}, new run {fresh!r}"]
+    return [] if recorded == fresh else [f"{where}: archived {recorded!r}, new run {fresh!r}"]
+
+
+#: Archive files re-made and compared; the plots are drawn from outputs.nc (compared) and not re-drawn.
+COMPARED_FILES = ("outputs.nc", "ensemble.nc", "summary.json", "config.yaml", "README.md")
+
+
 def reproduce(archive: str | Path, rtol: float = 1e-9) -> list[str]:
-    """Re-run ``archive`` and return the differences (empty if it reproduces)."""
+    """Re-run ``archive`` and return the differences (empty if it reproduces).
+
+    Every derived file is made again and compared: ``outputs.nc`` and ``ensemble.nc`` variable by
+    variable within ``rtol``, ``summary.json`` entry by entry (numbers within ``rtol``),
+    ``config.yaml`` and ``README.md`` as text.
+
+    Raises
+    ------
+    ArchiveError
+        If the archive is incomplete or altered, or is not a simulation archive.
+    """
     archive = Path(archive)
+    rtol = check_rtol(rtol)
     manifest = verify_archive(archive)
+    kind = manifest.get("kind")
+    if kind != "simulation":
+        remake = {"comparison": "python -m analysis.compare <the multirun or archives it compared>",
+                  "calibration": "python -m calibration (with the overrides in its manifest.json)",
+                  "sensitivity": "python -m analysis.sensitivity (with the arguments in its manifest.json)"}
+        raise ArchiveError(f"{archive} is a {kind or 'unknown'} archive; reproduce re-runs simulation "
+                           f"archives made by sim.py. Re-make this one with "
+                           f"{remake.get(str(kind), 'the command in its manifest.json')}")
+    for name in unlisted_files(archive, manifest):
+        print(f"note: {archive / name} is not listed in the manifest (added after the run; not verified)",
+              file=sys.stderr)
     recorded_model = manifest.get("inputs", {}).get("model", {}).get("sha256")
     if recorded_model and recorded_model != sha256_of(MODEL_PATH):
         print(f"warning: {MODEL_PATH.name} differs from the one recorded in the archive "
@@ -47,10 +104,13 @@ def reproduce(archive: str | Path, rtol: float = 1e-9) -> list[str]:
     if manifest["git"].get("commit") and manifest["git"]["commit"] != git_state().get("commit"):
         print(f"warning: the archive was made at commit {manifest['git']['commit']}, "
               f"this checkout is at {git_state().get('commit')}", file=sys.stderr)
-    cfg = OmegaConf.load(archive / "config.yaml")
+    try:
+        cfg = OmegaConf.load(archive / "config.yaml")
+    except Exception as error:  # noqa: BLE001 - any YAML or OmegaConf error: the file is broken
+        raise ArchiveError(f"{archive / 'config.yaml'} cannot be read ({error}); the archive is broken") from None
     spec = load_spec(MODEL_PATH)
-    resolved, settings, uncertainty = prepare(cfg, spec, base_dir=archive)
-    point, ensemble, _, _ = simulate(cfg, spec, resolved, settings, uncertainty, progress=False)
+    resolved, settings, uncertainty = prepare(cfg, spec, base_dir=archive, program="reproduce")
+    point, ensemble, _, predictive = simulate(cfg, spec, resolved, settings, uncertainty, progress=False)
     with xr.open_dataset(archive / "outputs.nc") as recorded:
         differences = compare(recorded.load(), point, rtol)
     if (archive / "ensemble.nc").is_file():
@@ -59,27 +119,59 @@ def reproduce(archive: str | Path, rtol: float = 1e-9) -> list[str]:
         else:
             with xr.open_dataset(archive / "ensemble.nc") as recorded:
                 differences += [f"ensemble {d}" for d in compare(recorded.load(), ensemble, rtol)]
+    elif ensemble is not None and settings["save_members"]:
+        differences.append("ensemble.nc: missing from the archive, but the new run writes one")
+    fresh_summary = json.loads(json.dumps(job_summary(cfg, settings, uncertainty, point, ensemble, predictive)))
+    differences += compare_summary(json.loads((archive / "summary.json").read_text(encoding="utf-8")),
+                                   fresh_summary, rtol)
+    archived = archived_config(cfg, uncertainty)
+    if OmegaConf.to_yaml(archived, resolve=True) != (archive / "config.yaml").read_text(encoding="utf-8"):
+        differences.append("config.yaml: differs from the config re-made from it")
+    if (archive / "README.md").is_file():
+        readme = archive_readme(archived, manifest, has_ensemble=(archive / "ensemble.nc").is_file(),
+                                has_bands=any(name.endswith("_p50") for name in point.data_vars),
+                                has_plots=any(name.endswith(".png") for name in manifest["files"]))
+        if readme != (archive / "README.md").read_text(encoding="utf-8"):
+            differences.append("README.md: differs from the one re-made from config.yaml and manifest.json")
     return differences
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("archive", help="a run archive directory (with manifest.json)")
-    parser.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
-    args = parser.parse_args(argv)
+def check_rtol(value: Any) -> float:
+    """A relative tolerance: a finite number in [0, 1)."""
     try:
-        differences = reproduce(args.archive, args.rtol)
+        rtol = float(value)
+    except (TypeError, ValueError):
+        raise ArchiveError(f"--rtol must be a number in [0, 1), e.g. 1e-9; got {value!r}") from None
+    if not (np.isfinite(rtol) and 0 <= rtol < 1):
+        raise ArchiveError(f"--rtol must be a number in [0, 1), e.g. 1e-9; got {value!r}")
+    return rtol
+
+
+def _rtol_argument(text: str) -> float:
+    try:
+        return check_rtol(text)
     except ArchiveError as error:
-        print(f"reproduce: error: {error}", file=sys.stderr)
-        return 2
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--rtol ")) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulator.reproduce",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("archive", help="a run archive directory (with manifest.json)")
+    parser.add_argument("--rtol", type=_rtol_argument, default=1e-9,
+                        help="relative tolerance, a number in [0, 1) (default 1e-9)")
+    parser.add_argument(DEBUG_FLAG, action="store_true", help="show tracebacks of unexpected errors")
+    args = parser.parse_args(argv)
+    differences = reproduce(args.archive, args.rtol)
     if differences:
         print(f"{args.archive} does NOT reproduce:")
         for line in differences:
             print(f"  {line}")
         return 1
-    print(f"{args.archive} reproduces: every variable agrees within rtol={args.rtol:g}")
+    print(f"{args.archive} reproduces: {', '.join(COMPARED_FILES)} re-made and equal within rtol={args.rtol:g} "
+          f"(the plots are drawn from outputs.nc)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("reproduce", main))

@@ -38,15 +38,15 @@ class JobError(SystemExit):
     """A refused job: the message is printed and the process exits with status 2."""
 
 
-def _fail(message: str, output_dir: Path | None) -> JobError:
+def _fail(message: str, output_dir: Path | None, program: str = "sim.py") -> JobError:
     if output_dir is not None:
         remove_if_empty(output_dir)
-    print(f"sim.py: error: {message}", file=sys.stderr)
+    print(f"{program}: error: {message}", file=sys.stderr)
     return JobError(2)
 
 
 def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None,
-            base_dir: Path | None = None):
+            base_dir: Path | None = None, program: str = "sim.py"):
     """Check the composed config; return the resolved parameters, run settings and uncertainty.
 
     ``base_dir`` resolves a relative ``calibrated.uncertainty.draws_file`` (default: the
@@ -71,7 +71,7 @@ def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None,
             estimate = estimate_resources(settings, len(columns), len(uncertainty.parameters), initial_time)
             check_resources(estimate, settings, output_dir)
     except (ParameterError, ConfigError) as error:
-        raise _fail(str(error), output_dir) from None
+        raise _fail(str(error), output_dir, program) from None
     return resolved, settings, uncertainty
 
 
@@ -199,6 +199,21 @@ def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_b
     return "\n".join(lines)
 
 
+def job_summary(cfg: DictConfig, settings: dict, uncertainty: Uncertainty, point: xr.Dataset,
+                ensemble: xr.Dataset | None, predictive: dict | None) -> dict[str, Any]:
+    """``summary.json`` of a job (also recomputed by :mod:`simulator.reproduce`)."""
+    info = {
+        "scenario": str(cfg.scenario.name),
+        "title": str(cfg.scenario.get("title", cfg.scenario.name)),
+        "engine": str(cfg.engine.name),
+        "seed": settings["seed"],
+        "ensemble_members": int(ensemble.sizes["sample"]) if ensemble is not None else 0,
+        "uncertainty": uncertainty.method if uncertainty.available else
+        "none: the calibrated config carries no parameter draws, so only the point run was made",
+    }
+    return summarize(point, ensemble, predictive, info)
+
+
 def run_job(cfg: DictConfig, output_dir: Path, overrides: Sequence[str] = (), progress: bool = True) -> dict[str, Any]:
     """Run one simulation job and write its archive into ``output_dir``; return the summary."""
     started = time.perf_counter()
@@ -218,16 +233,7 @@ def _run_claimed(cfg: DictConfig, output_dir: Path, spec: ModelSpec, started: fl
         point, ensemble, bands, predictive = simulate(cfg, spec, resolved, settings, uncertainty, progress)
     except FloatingPointError as error:
         raise _fail(str(error), output_dir) from None
-    info = {
-        "scenario": str(cfg.scenario.name),
-        "title": str(cfg.scenario.get("title", cfg.scenario.name)),
-        "engine": str(cfg.engine.name),
-        "seed": settings["seed"],
-        "ensemble_members": int(ensemble.sizes["sample"]) if ensemble is not None else 0,
-        "uncertainty": uncertainty.method if uncertainty.available else
-        "none: the calibrated config carries no parameter draws, so only the point run was made",
-    }
-    summary = summarize(point, ensemble, predictive, info)
+    summary = job_summary(cfg, settings, uncertainty, point, ensemble, predictive)
     inputs = {"model": MODEL_PATH}
     if DATA_PATH.is_file():
         inputs["data"] = DATA_PATH
