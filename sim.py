@@ -25,11 +25,13 @@ def main(cfg: DictConfig) -> float:
     from simulator.run import print_summary, run_job
 
     from simulator.archive import remove_if_empty
+    from simulator.cli import errors_as_exit
 
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        summary = run_job(cfg, output_dir, overrides=list(hydra_cfg.overrides.task))
+        with errors_as_exit("sim.py"):
+            summary = run_job(cfg, output_dir, overrides=list(hydra_cfg.overrides.task))
     except BaseException:
         remove_if_empty(output_dir)  # Hydra made it before the job started
         raise

@@ -348,4 +348,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from simulator.cli import run_command, strip_debug_flag
+
+    raise SystemExit(run_command("analysis.compare", lambda: main(strip_debug_flag(sys.argv[1:]))))

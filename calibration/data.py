@@ -50,6 +50,19 @@ BASIS_TAGS = {
     "infrastructure": "infrastructure",
 }
 
+#: Plausible range of a value by unit (rates in [0, 100], counts and volumes positive). Variables
+#: that are differences (natural growth, natural increase) may be negative.
+VALUE_RANGES = {
+    "%": (0.0, 100.0), "permille": (0.0, 100.0), "10k persons": (0.0, math.inf),
+    "persons": (0.0, math.inf), "100 million m3": (0.0, math.inf), "m3/person": (0.0, math.inf),
+    "km2": (0.0, math.inf),
+}
+SIGNED_VARIABLES = re.compile(r"natural_growth|natural_increase|net_|change")
+#: Years the file covers; nothing after 2020 is used (the calibration window ends there).
+YEAR_RANGE = (1949, 2020)
+#: Series the calibration needs for every year 2010-2020 (region Inner Mongolia).
+COMPLETE_SERIES = {"urbanization_rate_pct": (2010, 2020), "resident_population": (2010, 2020)}
+
 _TAG_PATTERN = re.compile(r"^\s*\[([^\]]*)\]")
 
 
@@ -143,6 +156,13 @@ def load_observations(path: str | Path = DATA_PATH) -> pd.DataFrame:
     if not rows:
         raise _fail(path, 2, None, "the file has a header but no data rows", "restore the data rows")
     frame = pd.DataFrame(rows)
+    for variable, (first, last) in COMPLETE_SERIES.items():
+        years = set(frame.loc[(frame["variable"] == variable) & (frame["region"] == "Inner Mongolia"), "year"])
+        missing = [year for year in range(first, last + 1) if year not in years]
+        if missing:
+            raise _fail(path, None, None, f"the series {variable} (Inner Mongolia) has no figure for "
+                        f"{', '.join(map(str, missing))}",
+                        f"restore the rows: the calibration needs every year {first}-{last}")
     return frame.sort_values(["region", "variable", "year"], kind="stable").reset_index(drop=True)
 
 
@@ -165,6 +185,9 @@ def _check_row(path: Path, line: int, raw: dict, seen: dict) -> dict:
         raise _fail(path, line, "value", f"value {value_text!r} is not a finite number",
                     "write a plain decimal number (no units, thousands separators or text; "
                     "put comments in the note column)")
+    if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
+        raise _fail(path, line, "year", f"year {year} is outside {YEAR_RANGE[0]}-{YEAR_RANGE[1]}",
+                    "the statistics end in 2020 (nothing later is used); correct the year")
     unit = raw["unit"].strip()
     if unit not in UNIT_FACTORS:
         raise _fail(path, line, "unit", f"unknown unit {unit!r}",
@@ -174,6 +197,14 @@ def _check_row(path: Path, line: int, raw: dict, seen: dict) -> dict:
     for column, text in (("region", region), ("variable", variable)):
         if not text:
             raise _fail(path, line, column, f"empty {column}", f"give the {column} of the figure")
+    low, high = VALUE_RANGES.get(unit, (-math.inf, math.inf))
+    if SIGNED_VARIABLES.search(variable):
+        low = -high if math.isfinite(high) else -math.inf
+    if not (low <= value <= high) or (low == 0.0 and not math.isfinite(high) and value <= 0):
+        valid = (f"in [{low:g}, {high:g}] {unit}" if math.isfinite(high)
+                 else f"a positive number of {unit}")
+        raise _fail(path, line, "value", f"{variable} = {value_text} {unit} is impossible: it must be {valid}",
+                    "check the figure and its unit against the source")
     key = (year, region, variable)
     if key in seen:
         raise _fail(path, line, "variable",

@@ -9,10 +9,11 @@ line or ``IMSIM_DEBUG=1`` in the environment.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 #: Environment variable that turns on tracebacks (``IMSIM_DEBUG=1``).
 DEBUG_ENV = "IMSIM_DEBUG"
@@ -105,6 +106,27 @@ def describe(error: BaseException) -> tuple[str, int]:
             f"{DEBUG_ENV}=1) for the traceback and report it", EXIT_FAILURE)
 
 
+def report(program: str, error: BaseException) -> int:
+    """Print ``error`` as ``<program>: error: ...`` (one or two lines); return the exit status."""
+    message, status = describe(error)
+    lines = message.splitlines() or [""]
+    print(f"{program}: error: {lines[0]}", file=sys.stderr)
+    for line in lines[1:]:
+        print(f"  {line}", file=sys.stderr)
+    return status
+
+
+@contextlib.contextmanager
+def errors_as_exit(program: str) -> Iterator[None]:
+    """Inside a Hydra task: report an exception and exit, before Hydra prints its own lines."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - the point of this function
+        if debug_enabled():
+            raise
+        raise SystemExit(report(program, error)) from None
+
+
 def run_command(program: str, main: Callable[[], object], argv: Sequence[str] | None = None) -> int:
     """Run ``main()``; turn every exception into a short message and an exit status.
 
@@ -132,10 +154,5 @@ def run_command(program: str, main: Callable[[], object], argv: Sequence[str] | 
     except KeyboardInterrupt:
         raise
     except Exception as error:  # noqa: BLE001 - the point of this function
-        message, status = describe(error)
-        lines = message.splitlines() or [""]
-        print(f"{program}: error: {lines[0]}", file=sys.stderr)
-        for line in lines[1:]:
-            print(f"  {line}", file=sys.stderr)
-        return status
+        return report(program, error)
     return result if isinstance(result, int) else 0
