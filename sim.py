@@ -19,14 +19,15 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from base.archive import remove_if_empty
+from model.spec import ParameterError, load_spec
+from simulator.cli import errors_as_exit, run_command, strip_debug_flag
+from simulator.config import preprocess_overrides
+from simulator.run import print_summary, run_job
+
 
 @hydra.main(version_base="1.3", config_path="scenarios", config_name="config")
 def main(cfg: DictConfig) -> float:
-    from simulator.run import print_summary, run_job
-
-    from simulator.archive import remove_if_empty
-    from simulator.cli import errors_as_exit
-
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     try:
@@ -41,9 +42,6 @@ def main(cfg: DictConfig) -> float:
 
 def check_command_line(argv: list[str]) -> list[str]:
     """Check ``params.NAME=VALUE`` overrides before Hydra starts (so nothing is written on error)."""
-    from model.spec import ParameterError, load_spec
-    from simulator.config import preprocess_overrides
-
     if not any("params." in arg for arg in argv):
         return argv
     try:
@@ -55,8 +53,6 @@ def check_command_line(argv: list[str]) -> list[str]:
 
 def run() -> int:
     """The command: checks, then Hydra; errors as one or two lines (tracebacks with --debug)."""
-    from simulator.cli import run_command, strip_debug_flag
-
     argv = sys.argv[1:]
     sys.argv[1:] = strip_debug_flag(argv)
 

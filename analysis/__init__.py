@@ -11,6 +11,6 @@ does):
   their manifests) and writes a comparison archive; :mod:`analysis.decomposition` splits the
   change in urbanization into its flows; :mod:`analysis.sobol` estimates Sobol indices.
 
-Every command writes an archive atomically (:func:`simulator.archive.staged_archive`) with a
+Every command writes an archive atomically (:func:`base.archive.staged_archive`) with a
 ``manifest.json``, so results are files that later analysis can verify and read.
 """

@@ -3,7 +3,7 @@
 A run archive is what ``python sim.py`` writes (``outputs.nc``, ``ensemble.nc``, ``summary.json``,
 ``config.yaml``, ``manifest.json``); a multirun directory holds one archive per job
 (``runs/multirun/<date>_<time>/<job>_<scenario>/``). Every archive is read through
-:func:`simulator.archive.verify_archive`, so a missing, truncated or altered file stops the analysis
+:func:`base.archive.verify_archive`, so a missing, truncated or altered file stops the analysis
 with a message naming the archive and the file.
 """
 from __future__ import annotations
@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import netCDF4
 import numpy as np
 import xarray as xr
 import yaml
 
-from simulator.archive import MANIFEST_NAME, ArchiveError, verify_archive
+from base.errors import InputError
+from base.archive import MANIFEST_NAME, ArchiveError, sha256_of, verify_archive
 
 #: Variables the comparison needs in ``ensemble.nc``.
 REQUIRED_ENSEMBLE_VARIABLES = (
@@ -34,7 +36,7 @@ _STAGING = re.compile(r"^\..+\.partial-\d+$")
 _JOB_NUMBER = re.compile(r"^(\d+)_")
 
 
-class ComparisonInputError(ValueError):
+class ComparisonInputError(InputError):
     """Input that cannot be compared: no archives, an incomplete archive, a missing variable."""
 
 
@@ -182,8 +184,6 @@ def _read_constants(path: Path, names: Iterable[str]) -> xr.Dataset:
     Read with netCDF4 directly: opening ``outputs.nc`` (every model variable) through xarray
     decodes all of them first and costs ten times more.
     """
-    import netCDF4
-
     data = {}
     with netCDF4.Dataset(path) as nc:
         nc.set_auto_mask(False)
@@ -202,7 +202,7 @@ def load_archive(path: str | Path) -> RunArchive:
 
     Raises
     ------
-    simulator.archive.ArchiveError
+    base.archive.ArchiveError
         If the archive is incomplete or altered (message names the file).
     ComparisonInputError
         If it has no ensemble or lacks a variable the comparison needs.
@@ -264,8 +264,6 @@ def common_random_numbers(archives: list[RunArchive]) -> bool:
 
 def describe(archive: RunArchive) -> dict[str, Any]:
     """Provenance of one archive for the comparison manifest."""
-    from simulator.archive import sha256_of
-
     git = archive.manifest.get("git", {})
     return {
         "path": str(archive.path),

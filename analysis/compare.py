@@ -37,12 +37,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from simulator.archive import REPO_ROOT, ArchiveError, build_manifest, finalize_manifest, staged_archive
+from base.archive import ArchiveError, build_manifest, finalize_manifest, staged_archive
+from base.paths import RUNS_DIR
+from simulator.cli import run_command, strip_debug_flag
 from simulator.summary import URBANIZATION_TARGETS, at_year, indicators, land_quota_km2
 
 from .archives import (ComparisonInputError, RunArchive, common_random_numbers, describe,
                        find_archives, load_archive, row_labels)
 from .decomposition import DEFAULT_PERIOD, DecompositionError, check_closure, decompose
+from .plots import write_comparison_plots
 from .probability import exceedance, predictive_quantiles
 
 #: Probability levels of the verdict.
@@ -260,7 +263,7 @@ def default_output(paths: Sequence[Path]) -> Path:
     if len(paths) == 1 and not (paths[0] / "manifest.json").is_file():
         return paths[0] / "comparison"
     stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    return REPO_ROOT / "runs" / "comparisons" / stamp
+    return RUNS_DIR / "comparisons" / stamp
 
 
 def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots: bool = True,
@@ -286,7 +289,7 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
 
     Raises
     ------
-    ComparisonInputError, simulator.archive.ArchiveError
+    ComparisonInputError, base.archive.ArchiveError
         For missing, incomplete or altered archives (nothing is written).
     """
     started = time.perf_counter()
@@ -319,8 +322,6 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
         (staging / "decomposition.csv").write_text(to_csv(decomposition, labels))
         (staging / "comparison.md").write_text(markdown, encoding="utf-8")
         if plots:
-            from .plots import write_comparison_plots
-
             write_comparison_plots(staging, archives, labels, decomposition, period)
         finalize_manifest(staging, manifest)
     return {"out": out, "rows": rows, "labels": labels, "decomposition": decomposition,
@@ -348,6 +349,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from simulator.cli import run_command, strip_debug_flag
-
     raise SystemExit(run_command("analysis.compare", lambda: main(strip_debug_flag(sys.argv[1:]))))

@@ -23,9 +23,12 @@ from typing import Iterable, Mapping, Sequence
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from base.paths import REPO_ROOT, SCENARIOS_DIR
+from model.spec import load_spec
+from simulator.cli import run_command, strip_debug_flag
+
 README_PATH = REPO_ROOT / "README.md"
-SCENARIO_DIR = REPO_ROOT / "scenarios" / "scenario"
+SCENARIO_DIR = SCENARIOS_DIR / "scenario"
 #: The plan text (Chinese); used only to check the quoted phrases (tests).
 PLAN_TEXT_PATH = Path(os.environ.get(
     "IMSIM_PLAN_TEXT", "/work/shared/plan/inner_mongolia_new_urbanization_plan_2021_2035.txt"))
@@ -360,8 +363,6 @@ def between(text: str, markers: Sequence[str]) -> str:
 def generated_tables(spec=None, directory: str | Path = SCENARIO_DIR) -> dict[tuple, str]:
     """The generated tables keyed by their README markers."""
     if spec is None:
-        from model.spec import load_spec
-
         spec = load_spec()
     return {LEVER_TABLE_MARKERS: lever_table(spec),
             SCENARIO_TABLE_MARKERS: scenario_table(spec, scenario_files(directory))}
@@ -399,8 +400,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--write", action="store_true", help="rewrite the tables in README.md")
     group.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
     args = parser.parse_args(argv)
-    from model.spec import load_spec
-
     spec = load_spec()
     problems = check_levers(spec)
     if problems:
@@ -426,6 +425,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from simulator.cli import run_command, strip_debug_flag
-
     raise SystemExit(run_command("analysis.levers", lambda: main(strip_debug_flag(sys.argv[1:]))))

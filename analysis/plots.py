@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import matplotlib
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-from simulator.fonts import bilingual, setup_fonts
+from base.fonts import bilingual, subplots
 from simulator.summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, land_quota_km2
 
 from .archives import RunArchive
@@ -20,21 +22,13 @@ BAND = (0.05, 0.5, 0.95)
 
 
 def _figure(cols: int = 1, width: float = 8.5, height: float = 6.5):
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    setup_fonts()
-    fig, axes = plt.subplots(1, cols, figsize=(width, height), squeeze=False)
+    fig, axes = subplots(1, cols, figsize=(width, height), squeeze=False)
     return fig, list(axes[0])
 
 
 def _save(fig, path: Path, ncol: int = 3) -> Path:
     """Grid, integer years, one legend below the axes (collected from every axis), save, close."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
     handles, labels = [], []
     for ax in fig.axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -51,13 +45,10 @@ def _save(fig, path: Path, ncol: int = 3) -> Path:
                    bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, bottom, 1, 1))
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def _colors(n: int) -> list:
-    import matplotlib
-
     cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
 

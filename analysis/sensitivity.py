@@ -44,8 +44,19 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import yaml
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
 
-from simulator.archive import REPO_ROOT, ArchiveError, build_manifest, finalize_manifest, staged_archive
+from base.archive import ArchiveError, build_manifest, finalize_manifest, staged_archive
+from base.fonts import bilingual, subplots
+from base.paramfile import uncertainty_from_config
+from base.paths import RUNS_DIR, SCENARIOS_DIR
+from model import MODEL_PATH
+from model.spec import ParameterError, load_spec
+from model.vectorized import VectorizedModel
+from simulator.cli import run_command, strip_debug_flag
+from simulator.config import ConfigError, check_run_settings, resolve_parameters
 
 from .levers import lever_names
 from .sobol import SobolIndices, analyze, check_base_samples, design_rows, unit_design
@@ -144,7 +155,7 @@ def input_factors(spec, resolved, uncertainty, groups: Sequence[str] = GROUPS,
     spec : model.spec.ModelSpec
     resolved : simulator.config.ResolvedParameters
         Parameters of the scenario.
-    uncertainty : simulator.ensemble.Uncertainty
+    uncertainty : base.paramfile.Uncertainty
         Calibrated draws.
     groups : sequence of str
         Subset of :data:`GROUPS`.
@@ -207,8 +218,6 @@ def evaluate(factors: Sequence[Factor], unit: np.ndarray, base: Mapping[str, flo
         ``{(output, year): values}`` with one value per design row.
     """
     if engine is None:
-        from model.vectorized import VectorizedModel
-
         engine = VectorizedModel.from_mdl()
     values = {f.name: f.transform(unit[:, j]) for j, f in enumerate(factors)}
     results = {(o, y): np.empty(unit.shape[0]) for o in outputs for y in years}
@@ -246,11 +255,8 @@ class SensitivityResult:
 
 def compose_scenario(scenario: str, calibrated: str, overrides: Sequence[str] = ()):
     """The composed ``sim.py`` config of a scenario (Hydra compose API)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-
     try:
-        with initialize_config_dir(config_dir=str(REPO_ROOT / "scenarios"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(SCENARIOS_DIR), version_base="1.3"):
             return compose(config_name="config",
                            overrides=[f"scenario={scenario}", f"calibrated={calibrated}", *overrides])
     except HydraException as error:
@@ -289,11 +295,6 @@ def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", 
         An already composed ``sim.py`` config to use instead of composing ``scenario`` and
         ``calibrated`` (composition with the calibrated draws takes seconds).
     """
-    from model.spec import ParameterError, load_spec
-    from simulator.config import ConfigError, check_run_settings, resolve_parameters
-    from simulator.ensemble import Uncertainty
-    from omegaconf import OmegaConf
-
     check_base_samples(n)
     if n < 4:
         raise SensitivityError("n must be at least 4 (the convergence check uses n / 2)")
@@ -309,9 +310,7 @@ def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", 
     try:
         resolved = resolve_parameters(cfg, spec)
         settings = check_run_settings(cfg, spec.variables["initial_time"].value)
-        node = OmegaConf.select(cfg, "calibrated.uncertainty")
-        uncertainty = Uncertainty.from_config(
-            OmegaConf.to_container(node, resolve=True) if node is not None else None, spec)
+        uncertainty = uncertainty_from_config(OmegaConf.select(cfg, "calibrated.uncertainty"), spec)
     except (ParameterError, ConfigError) as error:
         raise SensitivityError(str(error)) from None
     if max(years) > settings["final_time"]:
@@ -446,18 +445,11 @@ def markdown(result: SensitivityResult, wall_time_s: float, top: int = 10) -> st
 # --------------------------------------------------------------------------- plots
 def plot_indices(result: SensitivityResult, year: int, path: Path, top: int = 12) -> Path:
     """Bars of S1 and ST (with confidence intervals) of the top factors, one panel per output."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from simulator.fonts import bilingual, setup_fonts
-
-    setup_fonts()
     outputs = result.settings["outputs"]
     cols = 2 if len(outputs) > 1 else 1
     rows = int(np.ceil(len(outputs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 0.32 * top * rows + 1.5 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(7 * cols, 0.32 * top * rows + 1.5 * rows), squeeze=False)
     for ax, output in zip(axes.flat, outputs):
         si = result.indices[(output, year)]
         en, zh = OUTPUT_LABELS.get(output, (output, output))
@@ -482,30 +474,20 @@ def plot_indices(result: SensitivityResult, year: int, path: Path, top: int = 12
 
 def _save_grid(fig, axes, used: int, path: Path) -> Path:
     """Hide the unused panels of a grid of axes, then write and close the figure."""
-    import matplotlib.pyplot as plt
-
     for ax in list(axes.flat)[used:]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def plot_over_time(result: SensitivityResult, path: Path, top: int = 6) -> Path:
     """Total indices over the analysed years for each output's top factors."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from simulator.fonts import bilingual, setup_fonts
-
-    setup_fonts()
     outputs, years = result.settings["outputs"], result.settings["years"]
     cols = 2 if len(outputs) > 1 else 1
     rows = int(np.ceil(len(outputs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(7 * cols, 4 * rows), squeeze=False)
     for ax, output in zip(axes.flat, outputs):
         table = np.array([[np.nan_to_num(result.indices[(output, y)].ST[j], nan=0.0)
                            for y in years] for j in range(len(result.factors))])
@@ -530,7 +512,7 @@ def write_archive(result: SensitivityResult, out: Path, wall_time_s: float, plot
     """Write the sensitivity archive into ``out`` (atomically)."""
     manifest = build_manifest(kind="sensitivity", command=command, seed=result.settings["seed"],
                               wall_time_s=wall_time_s,
-                              inputs={"model": REPO_ROOT / "model" / "inner_mongolia.mdl",
+                              inputs={"model": MODEL_PATH,
                                       "ranges": RANGES_PATH},
                               extra={"settings": result.settings, "runs": result.runs,
                                      "factors": [f.name for f in result.factors],
@@ -577,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"analysis.sensitivity: error: --years must be whole years, got {args.years!r}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else (
-        REPO_ROOT / "runs" / "sensitivity" / f"{_dt.datetime.now():%Y-%m-%d_%H-%M-%S}_{args.scenario}")
+        RUNS_DIR / "sensitivity" / f"{_dt.datetime.now():%Y-%m-%d_%H-%M-%S}_{args.scenario}")
     if out.exists() and any(out.iterdir()):
         print(f"analysis.sensitivity: error: {out} already exists; choose another --out", file=sys.stderr)
         return 2
@@ -599,6 +581,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from simulator.cli import run_command, strip_debug_flag
-
     raise SystemExit(run_command("analysis.sensitivity", lambda: main(strip_debug_flag(sys.argv[1:]))))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from SALib.analyze import sobol as sobol_analyze
+from SALib.sample import sobol as sobol_sample
 
 
 def check_base_samples(n: int) -> None:
@@ -41,8 +43,6 @@ def unit_design(d: int, n: int, seed: int) -> np.ndarray:
     seed : int
         Seed of the scrambling (same seed, same design).
     """
-    from SALib.sample import sobol as sobol_sample
-
     check_base_samples(n)
     problem = {"num_vars": d, "names": [f"x{i}" for i in range(d)], "bounds": [[0.0, 1.0]] * d}
     return sobol_sample.sample(problem, n, calc_second_order=False, scramble=True, seed=seed)
@@ -100,8 +100,6 @@ def analyze(names: Sequence[str], outputs: np.ndarray, seed: int, *, resamples: 
     SobolIndices
         With NaN indices if the output does not vary (the indices are undefined).
     """
-    from SALib.analyze import sobol as sobol_analyze
-
     names = tuple(names)
     outputs = np.asarray(outputs, dtype=float)
     d = len(names)

@@ -22,7 +22,10 @@ import threading
 from pathlib import Path
 from typing import Any, Optional
 
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
+from tqdm import tqdm
 from omegaconf import DictConfig, OmegaConf
 
 MANIFEST_NAME = "manifest.json"
@@ -35,9 +38,6 @@ def count_jobs(config: DictConfig) -> Optional[int]:
     sweeper does (cartesian product of comma-separated lists).
     """
     try:
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
         arguments = [f"{key}={value}" for key, value in
                      (OmegaConf.select(config, "hydra.sweeper.params") or {}).items()]
         arguments += list(OmegaConf.select(config, "hydra.overrides.task") or [])
@@ -107,8 +107,6 @@ class SweepProgressBar(Callback):
         self._thread, self._stop = None, None
 
     def _watch(self, sweep_dir: Path, total: Optional[int], already: int) -> None:
-        from tqdm import tqdm
-
         bar = tqdm(total=total, desc="sweep: jobs finished", unit="job", file=sys.stderr,
                    dynamic_ncols=True, leave=True)
         done = 0

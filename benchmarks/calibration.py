@@ -9,15 +9,17 @@ wall time of each stage. Not a test: the numbers depend on the machine (target: 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from calibration.config import load_config
+from calibration.pipeline import run_calibration
+from calibration.report import parameter_file_text, write_archive
+from model.engines import make_engine
+from model.spec import load_spec
+
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,14 +31,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     start = time.perf_counter()
-    from model.spec import load_spec
-
-    from model.engines import make_engine
-    from calibration.pipeline import run_calibration
-    from calibration.report import parameter_file_text, write_archive
-
-    from calibration.config import load_config
-
     cfg = load_config([f"engine={args.engine}"] if args.engine else [])
     spec = load_spec()
     engine = make_engine(str(cfg.engine.name))

@@ -24,16 +24,16 @@ import argparse
 import json
 import resource
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from model import MODEL_PATH
+from model.pysd_engine import PySDEngine
+from model.spec import load_spec
+from model.vectorized import VectorizedModel
 
 
 def sample_parameters(spec, n_samples: int, seed: int) -> dict:
@@ -67,11 +67,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=20211122, help="seed of the parameter draws")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-
-    from model import MODEL_PATH
-    from model.pysd_engine import PySDEngine
-    from model.spec import load_spec
-    from model.vectorized import VectorizedModel
 
     # ---------------------------------------------------------------- vectorized: compile
     start = time.perf_counter()

@@ -24,26 +24,23 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from hydra import compose, initialize_config_dir
+
+from analysis.levers import scenario_files
+from base.paths import REPO_ROOT, SCENARIOS_DIR
 
 TARGET_S = 30.0
 
 
 def all_scenarios() -> list[str]:
     """The scenario files, baseline first (as in the README table)."""
-    from analysis.levers import scenario_files
-
     return [scenario.name for scenario in scenario_files()]
 
 
 def compose_seconds() -> float:
     """Wall time of one composition of the sim.py config (as each sweep job does) [s]."""
-    from hydra import compose, initialize_config_dir
-
     start = time.perf_counter()
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "scenarios"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(SCENARIOS_DIR), version_base="1.3"):
         compose(config_name="config", overrides=["scenario=baseline"])
     return time.perf_counter() - start
 

@@ -24,9 +24,15 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from base.archive import git_state, remove_if_empty
+from base.paramfile import write_parameter_file
+from base.paths import REPO_ROOT
+from model.spec import load_spec
+from simulator.cli import errors_as_exit, run_command, strip_debug_flag
+from simulator.validation import SettingsError
+
+from .pipeline import run_calibration
+from .report import parameter_file_text, write_archive
 
 
 @hydra.main(version_base="1.3", config_path="../scenarios", config_name="calibrate")
@@ -34,9 +40,6 @@ def main(cfg: DictConfig) -> None:
     """Run the calibration described by ``cfg``; write the archive, then the parameter file."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    from simulator.archive import remove_if_empty
-    from simulator.cli import errors_as_exit
-
     hydra_cfg = HydraConfig.get()
     archive_dir = Path(hydra_cfg.runtime.output_dir)
     try:
@@ -48,15 +51,6 @@ def main(cfg: DictConfig) -> None:
 
 
 def _calibrate(cfg: DictConfig, archive_dir: Path, overrides: list[str]) -> None:
-    from model.spec import load_spec
-    from simulator.archive import git_state
-
-    from .paramfile import write_parameter_file
-    from .pipeline import run_calibration
-    from .report import parameter_file_text, write_archive
-
-    from simulator.validation import SettingsError
-
     for key in ("write_parameter_file", "plots"):
         if not isinstance(cfg.output.get(key), bool):
             raise SettingsError(f"output.{key} must be true or false, got {cfg.output.get(key)!r}")
@@ -80,8 +74,6 @@ def _calibrate(cfg: DictConfig, archive_dir: Path, overrides: list[str]) -> None
 
 def run() -> int:
     """The command, with errors as one or two lines (tracebacks with --debug)."""
-    from simulator.cli import run_command, strip_debug_flag
-
     argv = sys.argv[1:]
     sys.argv[1:] = strip_debug_flag(argv)
     return run_command("calibration", main, argv)

@@ -1,12 +1,12 @@
 """Compose the calibration config (``scenarios/calibrate.yaml``) outside the command line."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
+from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+from base.paths import SCENARIOS_DIR as CONFIG_DIR
 CONFIG_NAME = "calibrate"
 
 
@@ -18,7 +18,5 @@ def load_config(overrides: Sequence[str] = ()) -> DictConfig:
     overrides : sequence of str
         Hydra overrides, e.g. ``["uncertainty.draws=100", "engine=pysd"]``.
     """
-    from hydra import compose, initialize_config_dir
-
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(config_name=CONFIG_NAME, overrides=list(overrides))

@@ -267,7 +267,7 @@ def build_observations(frame: pd.DataFrame, approach: str = "bias", *, first_yea
     Parameters
     ----------
     frame : pandas.DataFrame
-        Output of :func:`calibration.data.load_observations`.
+        Output of :func:`base.observations.load_observations`.
     approach : str
         ``bias`` (bulletin series through the reporting bias, plus the census basis) or ``anchors``
         (census-consistent figures only).

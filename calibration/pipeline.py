@@ -12,7 +12,11 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from .baselines import constant_growth, linear_trend, un_wup_share
-from .data import DATA_PATH, file_sha256, load_observations
+from base.observations import load_observations
+from base.paths import DATA_PATH
+from model.cache import file_sha256
+from model.engines import make_engine
+from model.spec import load_spec
 from .fit import MultistartResult, NoiseEstimate, fit_with_noise, start_points
 from .objective import Problem, make_problem
 from .observation import APPROACHES, MODEL_START, SERIES, Observations, build_observations
@@ -428,10 +432,6 @@ def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> Calibrati
     spec : model.spec.ModelSpec, optional
         The model spec (default: :func:`model.spec.load_spec`).
     """
-    from model.spec import load_spec
-
-    from model.engines import make_engine
-
     clock = time.perf_counter()
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
     if cfg.observation.approach not in APPROACHES:

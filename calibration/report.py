@@ -1,6 +1,6 @@
 """Write the calibration archive (report.md, CSV, PNG, manifest.json) and the parameter file.
 
-The archive is written through :func:`simulator.archive.staged_archive`: into a hidden staging
+The archive is written through :func:`base.archive.staged_archive`: into a hidden staging
 directory renamed onto ``runs/calibration/<date>_<time>/`` only when complete.
 """
 from __future__ import annotations
@@ -14,12 +14,16 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
+
+from base.archive import build_manifest, finalize_manifest, staged_archive
+from base.fonts import subplots
+from base.paramfile import draws_path_for, render, render_draws
+from base.paths import CALIBRATE_CONFIG, REPO_ROOT, repo_relative
+from model import MODEL_PATH
 
 from .observation import NUISANCE, SERIES
-from .paramfile import draws_path_for, render, render_draws
 from .pipeline import CalibrationResult, FitOutcome
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -72,14 +76,6 @@ class ParameterFileText:
     draws_file: str
 
 
-def _repo_relative(path: Path) -> str:
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def parameter_file_text(result: CalibrationResult, git_commit: str | None,
                         parameter_file: str | Path | None = None) -> ParameterFileText:
     """The text of ``scenarios/calibrated/default.yaml`` and its draws for this calibration.
@@ -128,7 +124,7 @@ def parameter_file_text(result: CalibrationResult, git_commit: str | None,
     params = primary.params
     target = Path(parameter_file if parameter_file is not None else cfg.output.parameter_file)
     target = target if target.is_absolute() else REPO_ROOT / target
-    draws_file = _repo_relative(draws_path_for(target))
+    draws_file = repo_relative(draws_path_for(target))
     yaml_text = render({n: params[n] for n in names}, method=method, draws=draws, parameters=names,
                        observation_noise=result.observation_noise, header=header, comments=comments,
                        draws_file=draws_file)
@@ -137,14 +133,10 @@ def parameter_file_text(result: CalibrationResult, git_commit: str | None,
 
 # ----------------------------------------------------------------------------------- plots
 def _plot_fit(outcome: FitOutcome, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     table = outcome.residual_table()
     names = outcome.observations.series_names
-    fig, axes = plt.subplots(2, len(names), figsize=(3.3 * len(names), 6), squeeze=False)
+    fig, axes = subplots(2, len(names), figsize=(3.3 * len(names), 6), squeeze=False)
     for k, name in enumerate(names):
         part = table[table["series"] == name].sort_values("year")
         ax = axes[0, k]
@@ -170,16 +162,11 @@ def _plot_fit(outcome: FitOutcome, path: Path) -> None:
     fig.suptitle(f"Fit and standardised residuals: {outcome.label}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _plot_trajectories(result: CalibrationResult, path: Path) -> None:
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig, axes = subplots(1, 3, figsize=(13, 4))
     table = result.primary.residual_table()
     for ax, name, scale, unit in zip(axes, ("urbanization_rate", "total_population", "hukou_urbanization_rate"),
                                      (1.0, 1e-6, 1.0), ("%", "million persons", "%")):
@@ -197,17 +184,12 @@ def _plot_trajectories(result: CalibrationResult, path: Path) -> None:
     fig.suptitle("Model paths 2015-2020 (band: 5-95 % over bootstrap parameter draws)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _plot_holdout(result: CalibrationResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     holdout = result.holdout
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = subplots(1, 2, figsize=(11, 4))
     for ax, name, scale in zip(axes, ("urbanization_rate", "total_population"), (1.0, 1e-6)):
         train = holdout.training[holdout.training["series"] == name]
         test = holdout.table[holdout.table["series"] == name]
@@ -229,20 +211,15 @@ def _plot_holdout(result: CalibrationResult, path: Path) -> None:
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _plot_draws(outcome: FitOutcome, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     names = outcome.problem.names
     draws = (outcome.joint or outcome.bootstrap).theta
     cols = 4
     rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
     summary = outcome.parameter_summary.set_index("parameter")
     for k, name in enumerate(names):
         ax = axes[k // cols, k % cols]
@@ -257,21 +234,16 @@ def _plot_draws(outcome: FitOutcome, path: Path) -> None:
     fig.suptitle(f"Fitted parameters: {kind} over the documented ranges (red: not identified)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _plot_structural(outcome: FitOutcome, table: pd.DataFrame, path: Path) -> None:
     """Posterior histogram of each structural parameter against its uniform prior."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     posterior = outcome.structural
     names = posterior.prior.names
     cols = 5
     rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.2 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(3.0 * cols, 2.2 * rows), squeeze=False)
     table = table.set_index("parameter")
     for k, name in enumerate(names):
         ax = axes[k // cols, k % cols]
@@ -292,7 +264,6 @@ def _plot_structural(outcome: FitOutcome, table: pd.DataFrame, path: Path) -> No
                  "the uniform prior (dashed); black = .mdl value, orange = point estimate", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 # ----------------------------------------------------------------------------------- report
@@ -700,11 +671,6 @@ def _holdout_section(result: CalibrationResult, plots: bool) -> list[str]:
 def write_archive(result: CalibrationResult, final_dir: str | Path, spec, *, overrides: Sequence[str] = (),
                   parameter_text: "ParameterFileText | None" = None, plots: bool = True) -> Path:
     """Write the whole archive atomically into ``final_dir`` and return it."""
-    from model import MODEL_PATH
-    from simulator.archive import build_manifest, finalize_manifest, staged_archive
-
-    from omegaconf import OmegaConf
-
     final_dir = Path(final_dir)
     with staged_archive(final_dir) as staging:
         write_report(result, staging, spec, plots=plots)
@@ -716,7 +682,7 @@ def write_archive(result: CalibrationResult, final_dir: str | Path, spec, *, ove
             kind="calibration", overrides=list(overrides), seed=int(result.cfg.uncertainty.seed),
             wall_time_s=result.wall_time_s,
             inputs={"model": MODEL_PATH, "data": result.data_path,
-                    "calibration_config": REPO_ROOT / "scenarios" / "calibrate.yaml"},
+                    "calibration_config": CALIBRATE_CONFIG},
             extra={"calibration": {
                 "engine": str(result.cfg.engine.name), "approach": str(result.cfg.observation.approach),
                 "fit_seed": int(result.cfg.fit.seed), "timings_s": {k: round(v, 3) for k, v in result.timings.items()},

@@ -20,6 +20,10 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
+from importlib.metadata import version
+from pysd.builders.python.python_model_builder import ModelBuilder
+from pysd.translators.vensim.vensim_file import VensimFile
+
 
 def cache_root() -> Path:
     """Return the cache root directory (created if missing)."""
@@ -42,8 +46,6 @@ def file_sha256(path: str | Path) -> str:
 
 
 def _pysd_version() -> str:
-    from importlib.metadata import version
-
     return version("pysd")
 
 
@@ -84,8 +86,6 @@ def translated_model_path(mdl_path: str | Path) -> Path:
         shutil.copyfile(mdl_path, tmp / mdl_path.name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from pysd.builders.python.python_model_builder import ModelBuilder
-
             abstract = _parse_abstract(tmp / mdl_path.name, shown=mdl_path)
             ModelBuilder(abstract).build_model()
         with open(tmp / "abstract_model.pickle", "wb") as handle:
@@ -129,8 +129,6 @@ def _line_of(mdl_text: str, name: str) -> int | None:
 def _parse_abstract(mdl_path: Path, shown: Path | None = None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from pysd.translators.vensim.vensim_file import VensimFile
-
         try:
             vensim_file = VensimFile(mdl_path)
             vensim_file.parse()

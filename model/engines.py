@@ -23,6 +23,10 @@ import numpy as np
 from . import MODEL_PATH
 from .pysd_engine import PySDEngine, RunResult
 
+from tqdm import tqdm
+
+from .vectorized import VectorizedModel
+
 ENGINES = ("vectorized", "pysd")
 
 
@@ -71,8 +75,6 @@ class PySDEnsemble:
             raise ValueError(f"parameter arrays must have length n_samples={n_samples}, got {sizes}")
         members = range(n_samples)
         if progress and n_samples > 1:
-            from tqdm import tqdm
-
             members = tqdm(members, desc="pysd ensemble", unit="run")
         results = []
         for k in members:
@@ -95,7 +97,5 @@ def make_engine(name: str = "vectorized", mdl_path: str | Path = MODEL_PATH):
     if name == "pysd":
         return PySDEnsemble(mdl_path)
     if name == "vectorized":
-        from .vectorized import VectorizedModel
-
         return VectorizedModel.from_mdl(mdl_path)
     raise ValueError(f"unknown engine {name!r}: use engine=vectorized or engine=pysd")

@@ -17,6 +17,8 @@ from . import MODEL_PATH
 from .cache import translated_model_path
 from .spec import load_spec
 
+import pysd
+
 
 @dataclass
 class RunResult:
@@ -42,8 +44,6 @@ def load_pysd_model(mdl_path: str | Path = MODEL_PATH):
     """Load the PySD model of ``mdl_path`` from the translation cache."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pysd
-
         return pysd.load(str(translated_model_path(mdl_path)))
 
 

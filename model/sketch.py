@@ -23,6 +23,10 @@ from . import MODEL_PATH
 from .cache import abstract_model
 from .spec import signed_flow_terms
 
+from pysd.builders.python.namespace import NamespaceManager
+from pysd.translators.structures import abstract_expressions as ae
+from pysd.translators.structures import abstract_model as am
+
 SKETCH_MARKER = "\\\\\\---/// Sketch information - do not modify anything except names"
 VIEW_HEADER = ("$192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|-1--1--1|-1--1--1|96,96,100,0")
 SKETCH_END = "///---\\\\\\"
@@ -47,8 +51,6 @@ class Element:
 
 def _collect_references(node, found: set) -> None:
     """Add every ReferenceStructure name under ``node`` (a PySD AST) to ``found``."""
-    from pysd.translators.structures import abstract_expressions as ae
-
     if isinstance(node, ae.ReferenceStructure):
         found.add(node.reference)
         return
@@ -67,10 +69,6 @@ def _groups(mdl_text: str) -> list[tuple[int, str]]:
 
 def read_elements(mdl_path: Path = MODEL_PATH) -> list[Element]:
     """The elements of ``mdl_path`` with group, stock flows and references."""
-    from pysd.builders.python.namespace import NamespaceManager
-    from pysd.translators.structures import abstract_expressions as ae
-    from pysd.translators.structures import abstract_model as am
-
     text = Path(mdl_path).read_text(encoding="utf-8")
     groups = _groups(text)
     namespace = NamespaceManager()

@@ -24,6 +24,10 @@ from typing import Any, Mapping
 from . import MODEL_PATH
 from .cache import abstract_model, file_sha256
 
+from pysd.builders.python.namespace import NamespaceManager
+from pysd.translators.structures import abstract_expressions as ae
+from pysd.translators.structures import abstract_model as am
+
 CONTROL_NAMES = ("initial_time", "final_time", "time_step", "saveper")
 
 
@@ -75,9 +79,6 @@ class Variable:
 
 
 def _kind_and_value(element) -> tuple[str, float | None, tuple]:
-    from pysd.translators.structures import abstract_expressions as ae
-    from pysd.translators.structures import abstract_model as am
-
     component = element.components[0]
     subscripts = tuple(component.subscripts[0]) if component.subscripts else ()
     if isinstance(element, am.AbstractControlElement):
@@ -100,8 +101,6 @@ def signed_flow_terms(rate) -> list[tuple[int, str]] | None:
     Names are as the AST writes references (normalized Vensim names). Returns ``None`` if the rate
     is not a signed sum of variables (e.g. an expression integrated directly).
     """
-    from pysd.translators.structures import abstract_expressions as ae
-
     if isinstance(rate, ae.ReferenceStructure):
         return [(1, rate.reference)]
     if isinstance(rate, ae.ArithmeticStructure):
@@ -130,8 +129,6 @@ class ModelSpec:
     """
 
     def __init__(self, mdl_path: str | Path = MODEL_PATH):
-        from pysd.builders.python.namespace import NamespaceManager
-
         self.mdl_path = Path(mdl_path).resolve()
         self.mdl_sha256 = file_sha256(self.mdl_path)
         abstract = abstract_model(self.mdl_path)

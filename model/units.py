@@ -52,6 +52,11 @@ import numpy as np
 
 from . import MODEL_PATH
 
+from pysd.translators.structures import abstract_expressions as ae
+from pysd.translators.structures import abstract_model as am
+
+from .cache import abstract_model
+
 TIME_REFERENCES = ("time", "time step", "initial time", "final time", "saveper")
 """Normalized names that are in the model's time units."""
 
@@ -367,8 +372,6 @@ class _Renderer:
         return self.display_names.get(normalize_name(reference), reference.replace("_", " "))
 
     def __call__(self, node) -> str:
-        from pysd.translators.structures import abstract_expressions as ae
-
         if _is_number(node):
             return _format_number(node)
         if isinstance(node, np.ndarray):
@@ -413,8 +416,6 @@ class _Renderer:
         return "".join(parts)
 
     def wrapped(self, node, level: float) -> str:
-        from pysd.translators.structures import abstract_expressions as ae
-
         text = self(node)
         if isinstance(node, (ae.ArithmeticStructure, ae.LogicStructure)):
             inner = min(_PRECEDENCE.get(op, 0) for op in node.operators)
@@ -440,8 +441,6 @@ def _describe(units: Units, declared_text: str | None = None) -> str:
 
 def _literal_value(node) -> float | None:
     """The value of an expression made only of numbers, else ``None``."""
-    from pysd.translators.structures import abstract_expressions as ae
-
     if _is_number(node):
         return float(node)
     if isinstance(node, ae.ArithmeticStructure):
@@ -518,9 +517,6 @@ class _ModelUnitChecker:
 
     # ------------------------------------------------------------------ equations
     def check_component(self, element_name: str, component, declared: _DeclaredVariable) -> None:
-        from pysd.translators.structures import abstract_expressions as ae
-        from pysd.translators.structures import abstract_model as am
-
         subscripts = component.subscripts[0] if component.subscripts else []
         self.variable = element_name + (f"[{','.join(subscripts)}]" if subscripts else "")
         self.variable_units = declared.units
@@ -568,8 +564,6 @@ class _ModelUnitChecker:
     # ------------------------------------------------------------------ expressions
     def infer(self, node) -> Units:
         """Units of an expression; reports every inconsistency found inside it."""
-        from pysd.translators.structures import abstract_expressions as ae
-
         if _is_number(node):
             return MATCHES_ANY if node == 0 else DIMENSIONLESS
         if isinstance(node, ae.ReferenceStructure):
@@ -702,8 +696,6 @@ class _ModelUnitChecker:
         return reference if consistent else UNDETERMINED
 
     def power_chain(self, node, arguments) -> Units:
-        from pysd.translators.structures import abstract_expressions as ae
-
         # PySD builds a^b^c as a^(b^c): nest the chain from the right, then check each power.
         if len(arguments) > 2:
             exponent = arguments[-1]
@@ -847,9 +839,6 @@ class _ModelUnitChecker:
 
 # ----------------------------------------------------------------------------------- entry point
 def _declare(element, issues: list) -> _DeclaredVariable:
-    from pysd.translators.structures import abstract_expressions as ae
-    from pysd.translators.structures import abstract_model as am
-
     is_lookup = any(
         isinstance(c, am.AbstractLookup)
         or isinstance(c.ast, (ae.LookupsStructure, ae.GetLookupsStructure))
@@ -888,8 +877,6 @@ def check_abstract_model(abstract) -> list[UnitIssue]:
     list of UnitIssue
         Every inconsistency found, in the order of the ``.mdl``; empty if the model is consistent.
     """
-    from pysd.translators.structures import abstract_model as am
-
     issues: list[UnitIssue] = []
     elements = []
     for section in abstract.sections:
@@ -958,8 +945,6 @@ def check_units(mdl_path: str | Path = MODEL_PATH) -> list[UnitIssue]:
     list of UnitIssue
         Every inconsistency found; empty if every equation's units match its declared units.
     """
-    from .cache import abstract_model
-
     return check_abstract_model(abstract_model(mdl_path))
 
 

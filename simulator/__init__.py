@@ -5,5 +5,5 @@
 - :mod:`simulator.results`  engine results as xarray Datasets with units and descriptions;
 - :mod:`simulator.summary`  targets and limits (``summary.json``);
 - :mod:`simulator.plots`    bilingual (English / Chinese) plots;
-- :mod:`simulator.archive`  atomic, self-describing run archives.
+- :mod:`base.archive`  atomic, self-describing run archives.
 """

@@ -15,6 +15,18 @@ import re
 import sys
 from typing import Callable, Iterator, Sequence
 
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from base.archive import ArchiveError
+from base.errors import InputError
+from base.observations import DataFileError
+from base.paramfile import UncertaintyError
+from model.cache import ModelFileError
+from model.spec import ParameterError
+
+from .validation import SettingsError
+
 #: Environment variable that turns on tracebacks (``IMSIM_DEBUG=1``).
 DEBUG_ENV = "IMSIM_DEBUG"
 DEBUG_FLAG = "--debug"
@@ -37,21 +49,8 @@ def strip_debug_flag(argv: Sequence[str]) -> list[str]:
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """The exceptions that mean "the input is wrong" (each message already names the fix)."""
-    from model.cache import ModelFileError
-    from model.spec import ParameterError
-
-    from .archive import ArchiveError
-    from .validation import SettingsError
-
-    types: list[type[BaseException]] = [ParameterError, SettingsError, ArchiveError, ModelFileError]
-    for module, name in (("calibration.posterior", "UncertaintyError"), ("calibration.data", "DataFileError"),
-                         ("base.observations", "DataFileError"), ("base.paramfile", "UncertaintyError"),
-                         ("analysis.archives", "ComparisonInputError")):
-        try:
-            types.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(types)
+    return (ParameterError, SettingsError, ArchiveError, ModelFileError, DataFileError, UncertaintyError,
+            InputError)
 
 
 def condense(message: str, max_lines: int = 2) -> str:
@@ -80,12 +79,7 @@ def condense(message: str, max_lines: int = 2) -> str:
 
 def describe(error: BaseException) -> tuple[str, int]:
     """The message and exit status for ``error``."""
-    try:
-        from hydra.errors import HydraException
-        from omegaconf.errors import OmegaConfBaseException
-        config_errors: tuple[type[BaseException], ...] = (HydraException, OmegaConfBaseException)
-    except ImportError:  # pragma: no cover - hydra is a dependency
-        config_errors = ()
+    config_errors: tuple[type[BaseException], ...] = (HydraException, OmegaConfBaseException)
     if isinstance(error, user_error_types()):
         return condense(str(error), max_lines=max(2, str(error).count("\n") + 1)), EXIT_INPUT
     if config_errors and isinstance(error, config_errors):

@@ -8,74 +8,20 @@ official statistics (``calibrated.uncertainty.observation_noise``) to each membe
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from base.paramfile import Uncertainty
 from model.engines import PySDEnsemble
 from model.pysd_engine import RunResult
-from model.spec import ModelSpec, ParameterError
 
-from .archive import REPO_ROOT
 from .config import ResolvedParameters
 
 #: Percentiles of the prediction bands written to ``outputs.nc``.
 BAND_PERCENTILES = (5, 50, 95)
 #: Variables with prediction bands (name -> key of the observation noise).
 BAND_VARIABLES = ("urbanization_rate", "total_population")
-
-
-@dataclass
-class Uncertainty:
-    """Calibrated joint parameter draws and observation noise (``calibrated.uncertainty``)."""
-
-    parameters: list[str] = field(default_factory=list)
-    draws: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    observation_noise: dict[str, float] = field(default_factory=dict)
-    method: str = ""
-    draws_path: Path | None = None
-
-    @property
-    def available(self) -> bool:
-        return self.draws.size > 0
-
-    @classmethod
-    def from_config(cls, node: Mapping[str, Any] | None, spec: ModelSpec,
-                    base_dir: str | Path | None = None) -> "Uncertainty":
-        """Read ``calibrated.uncertainty`` (``None``: no uncertainty) and check it against the model.
-
-        The file format belongs to :mod:`calibration.posterior`; here every parameter must be a model
-        parameter and every draw inside its documented range.
-        """
-        from calibration.posterior import UncertaintyError, load_uncertainty
-
-        if not node:
-            return cls()
-        try:
-            loaded = load_uncertainty({"uncertainty": dict(node)}, base_dir=base_dir)
-        except UncertaintyError as error:
-            raise ParameterError(f"calibrated.uncertainty: {error}") from None
-        for j, name in enumerate(loaded.parameters):
-            low, high = spec.check_name(name).limits
-            column = loaded.draws[:, j]
-            if column.min() < low or column.max() > high:
-                raise ParameterError(
-                    f"calibrated.uncertainty draws of '{name}' leave its documented range "
-                    f"[{low:g}, {high:g}]; re-run `python -m calibration`"
-                )
-        for key, value in loaded.observation_noise.items():
-            if not np.isfinite(value) or value < 0:
-                raise ParameterError(f"calibrated.uncertainty.observation_noise.{key} must be >= 0")
-        draws_file = node.get("draws_file")
-        draws_path = None
-        if draws_file:
-            draws_path = Path(str(draws_file))
-            if not draws_path.is_absolute():
-                draws_path = Path(base_dir if base_dir is not None else REPO_ROOT) / draws_path
-        return cls(list(loaded.parameters), loaded.draws, dict(loaded.observation_noise),
-                   loaded.method, draws_path)
 
 
 def draw_members(resolved: ResolvedParameters, uncertainty: Uncertainty, n_samples: int,

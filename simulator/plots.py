@@ -11,8 +11,10 @@ from typing import Mapping
 
 import numpy as np
 import xarray as xr
+from matplotlib.ticker import MaxNLocator
 
-from .fonts import bilingual, setup_fonts
+from base.fonts import bilingual, subplots
+
 from .summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, land_quota_km2
 
 #: Observed series used in plots: name -> list of (year, value, basis) in model units.
@@ -25,25 +27,16 @@ HUKOU_STYLE = dict(marker="s", color="tab:purple", linestyle="none", markersize=
 
 
 def _figure(rows: int = 1, cols: int = 1, width: float = 8.0, height: float = 4.8):
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    setup_fonts()
-    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(width, height), squeeze=False)
     return fig, axes
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
     for ax in fig.axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 

@@ -22,7 +22,8 @@ from omegaconf import OmegaConf
 from model import MODEL_PATH
 from model.spec import load_spec
 
-from .archive import ArchiveError, git_state, sha256_of, unlisted_files, verify_archive
+from base.archive import ArchiveError, git_state, sha256_of, unlisted_files, verify_archive
+
 from .cli import DEBUG_FLAG, run_command
 from .run import archive_readme, archived_config, job_summary, prepare, simulate
 

@@ -17,20 +17,22 @@ import numpy as np
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
+from base.archive import build_manifest, finalize_manifest, remove_if_empty, staged_archive
+from base.observations import load_history
+from base.paramfile import Uncertainty, uncertainty_from_config
+from base.paths import DATA_PATH
 from model import MODEL_PATH
 from model.engines import ENGINES, make_engine
 from model.spec import ModelSpec, ParameterError, load_spec
 
-from .archive import REPO_ROOT, build_manifest, finalize_manifest, remove_if_empty, staged_archive
 from .config import ConfigError, resolve_parameters
+from .ensemble import BAND_VARIABLES, draw_members, prediction_bands, predictive_draws, run_engine
+from .plots import write_plots
 from .validation import (check_resources, check_run_settings, check_schema, claim_run_dir,
                          estimate_resources)
-from .ensemble import (BAND_VARIABLES, Uncertainty, draw_members,
-                       prediction_bands, predictive_draws, run_engine)
 from .results import ENSEMBLE_VARIABLES, check_finite, run_to_dataset
 from .summary import URBANIZATION_TARGETS, at_year, summarize, summary_lines
 
-DATA_PATH = REPO_ROOT / "data" / "inner_mongolia_2010_2020.csv"
 NETCDF_ENGINE = "netcdf4"
 
 
@@ -61,11 +63,8 @@ def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None,
             raise ConfigError(f"unknown engine {cfg.engine.name!r}: use engine=vectorized or engine=pysd")
         if settings["method"] != "euler" and str(cfg.engine.name) == "pysd":
             raise ConfigError("run.method=rk4 needs engine=vectorized (PySD integrates with Euler only)")
-        uncertainty = Uncertainty.from_config(
-            OmegaConf.to_container(cfg.calibrated.uncertainty, resolve=True)
-            if OmegaConf.select(cfg, "calibrated.uncertainty") is not None else None,
-            spec, base_dir=base_dir,
-        )
+        uncertainty = uncertainty_from_config(OmegaConf.select(cfg, "calibrated.uncertainty"), spec,
+                                              base_dir=base_dir)
         if uncertainty.available and settings["samples"] > 0:
             columns = [name for name in ENSEMBLE_VARIABLES if name in spec.variables]
             estimate = estimate_resources(settings, len(columns), len(uncertainty.parameters), initial_time)
@@ -154,9 +153,6 @@ def write_archive(output_dir: Path, cfg: DictConfig, point: xr.Dataset, ensemble
         (staging / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         (staging / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         if make_plots:
-            from .history import load_history
-            from .plots import write_plots
-
             write_plots(staging, point, bands, ensemble, load_history(DATA_PATH))
         (staging / "README.md").write_text(
             archive_readme(cfg, manifest, has_ensemble=ensemble is not None, has_bands=bool(bands),

@@ -19,8 +19,8 @@ RTOL = 1e-5
 
 
 def test_command_writes_an_archive_and_reproduces_the_committed_parameter_file(tmp_path):
-    from calibration.posterior import read_draws_csv
-    from simulator.archive import verify_archive
+    from base.paramfile import read_draws_csv
+    from base.archive import verify_archive
 
     archive = tmp_path / "archive"
     produced = tmp_path / "default.yaml"

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from calibration.data import DATA_PATH, DataFileError, file_sha256, load_observations, parse_basis
+from base.observations import DataFileError, load_observations, parse_basis
+from base.paths import DATA_PATH
+from model.cache import file_sha256
 
 SHARED_SHA256 = "a466300b25d5f1b36001a3db56e2694a0e3a1966b498acec6d493c8627af4b59"  # data/README.md
 

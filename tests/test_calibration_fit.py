@@ -15,13 +15,13 @@ import yaml
 from omegaconf import OmegaConf
 
 from calibration.config import load_config
-from calibration.data import load_observations
+from base.observations import load_observations
 from model.engines import make_engine
 from calibration.fit import batched_levenberg_marquardt, local_fit
 from calibration.objective import make_problem
 from calibration.observation import Observations, build_observations
 from calibration.pipeline import calibrate
-from calibration.posterior import load_uncertainty
+from base.paramfile import load_uncertainty
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMETER_FILE = ROOT / "scenarios" / "calibrated" / "default.yaml"

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
-from calibration.posterior import load_uncertainty
+from base.paramfile import load_uncertainty
 
 from calibration.config import load_config
-from calibration.data import load_observations
+from base.observations import load_observations
 from model.engines import make_engine
 from calibration.fit import batched_levenberg_marquardt
 from calibration.objective import make_problem

@@ -24,7 +24,7 @@ from analysis.archives import ComparisonInputError, find_archives, load_archive
 from analysis.compare import compare, main as compare_main
 from analysis.decomposition import FLOW_STOCKS, decompose
 from analysis.probability import exceedance, predictive_quantiles
-from simulator.archive import ArchiveError, verify_archive
+from base.archive import ArchiveError, verify_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP_SCENARIOS = ("baseline", "strict_water")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.posterior import load_uncertainty
+from base.paramfile import load_uncertainty
 from model.vectorized import VectorizedModel
 
 TOLERANCE_PP = 0.3        # [pp] largest error of any member

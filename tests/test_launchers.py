@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from analysis.archives import find_archives
 from analysis.sweep_progress import SweepProgressBar, count_jobs, finished_archives
-from simulator.archive import verify_archive
+from base.archive import verify_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 

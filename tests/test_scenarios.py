@@ -18,7 +18,8 @@ from analysis.levers import (LEVERS, PLAN_TEXT_PATH, ScenarioFileError, check_le
                              lever_names, lever_table, levers_marked_in_mdl, plan_sections,
                              read_scenario_file, readme_drift, scenario_files)
 from simulator.config import resolve_parameters
-from simulator.ensemble import Uncertainty, draw_members
+from base.paramfile import uncertainty_from_config
+from simulator.ensemble import draw_members
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "scenarios"
@@ -191,7 +192,7 @@ def test_members_share_draws_across_scenarios_except_what_the_scenario_fixes(sce
     members = {}
     for name in ("baseline", scenario):
         cfg = calibrated_config(name)
-        uncertainty = Uncertainty.from_config(OmegaConf.to_container(cfg.calibrated.uncertainty), spec)
+        uncertainty = uncertainty_from_config(OmegaConf.to_container(cfg.calibrated.uncertainty), spec)
         rng = np.random.default_rng(np.random.SeedSequence(int(cfg.ensemble.seed)).spawn(2)[0])
         members[name] = draw_members(resolve_parameters(cfg, spec), uncertainty, 200, rng)
     named = set(calibrated_config(scenario).scenario.params)

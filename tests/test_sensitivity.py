@@ -16,7 +16,7 @@ from analysis.levers import LEVERS
 from analysis.sensitivity import (GROUPS, SensitivityError, convergence_rows, indices_rows, main,
                                   run_sensitivity)
 from analysis.sobol import analyze, design_rows, ishigami, ishigami_indices, unit_design
-from simulator.archive import verify_archive
+from base.archive import verify_archive
 
 #: Levers that act only after the end of 2020, so they cannot change anything simulated up to 2020.
 LEVERS_ACTING_AFTER_2020 = ("county_town_investment", "domestic_water_saving_2025", "leakage_target",

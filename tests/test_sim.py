@@ -15,7 +15,7 @@ import xarray as xr
 from hydra import compose, initialize_config_dir
 
 from model.spec import ParameterError
-from simulator.archive import ArchiveError, staged_archive, verify_archive
+from base.archive import ArchiveError, staged_archive, verify_archive
 from simulator.config import preprocess_overrides, resolve_parameters
 from simulator.run import run_job
 from simulator.summary import at_year
@@ -170,12 +170,12 @@ def test_altered_archive_is_detected(point_archive, tmp_path):
 
 
 def test_failed_run_leaves_no_directory(tmp_path, monkeypatch):
-    import simulator.plots
+    import simulator.run
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(simulator.plots, "write_plots", broken)
+    monkeypatch.setattr(simulator.run, "write_plots", broken)
     target = tmp_path / "failing"
     target.mkdir()
     cfg = compose_config("engine=pysd", "calibrated=none", "ensemble.samples=0")
@@ -189,7 +189,7 @@ def test_killed_run_never_looks_complete(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from simulator.archive import staged_archive
+        from base.archive import staged_archive
         with staged_archive({str(target)!r}) as staging:
             (staging / "outputs.nc").write_text("half")
             os.kill(os.getpid(), signal.SIGKILL)
@@ -255,7 +255,7 @@ def test_malformed_draws_file_is_refused_with_its_line(tmp_path, capsys, spec, c
 
 
 def test_manifest_names_dirty_files_whole(tmp_path):
-    from simulator.archive import git_state
+    from base.archive import git_state
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)

@@ -30,6 +30,12 @@ import numpy as np
 
 from . import runtime
 
+from pysd.builders.python.namespace import NamespaceManager
+from pysd.builders.python.subscripts import SubscriptManager
+from pysd.py_backend.lookups import HardcodedLookups
+from pysd.translators.structures import abstract_expressions as ae
+from pysd.translators.structures import abstract_model as am
+
 CONTROL_NAMES = ("initial_time", "final_time", "time_step", "saveper")
 #: Local names of the control values inside the generated code.
 CONTROL_LOCALS = {"initial_time": "t0", "final_time": "tf", "time_step": "dt", "saveper": "sp"}
@@ -384,10 +390,6 @@ class ModelCompiler:
     """
 
     def __init__(self, abstract_model, mdl_path: str | Path):
-        from pysd.builders.python.namespace import NamespaceManager
-        from pysd.builders.python.subscripts import SubscriptManager
-        from pysd.translators.structures import abstract_model as am
-
         self.mdl_path = Path(mdl_path)
         if len(abstract_model.sections) > 1:
             macro = abstract_model.sections[1].name
@@ -444,8 +446,6 @@ class ModelCompiler:
     # ------------------------------------------------------------------ classification
     @staticmethod
     def _kind(element, am) -> str:
-        from pysd.translators.structures import abstract_expressions as ae
-
         if isinstance(element, am.AbstractControlElement):
             return "control"
         components = element.components
@@ -528,9 +528,6 @@ class ModelCompiler:
         info.arrayed = True
 
     def _build_lookup(self, info: Element, element) -> None:
-        from pysd.py_backend.lookups import HardcodedLookups
-        from pysd.translators.structures import abstract_expressions as ae
-
         table = None
         final_coords = {dim: list(coords) for dim, coords in info.dims.items()}
         for component in element.components:
@@ -620,8 +617,6 @@ class ModelCompiler:
         return values
 
     def _eval_control(self, ast, name, resolve):
-        from pysd.translators.structures import abstract_expressions as ae
-
         if _is_number(ast):
             return ast
         if isinstance(ast, ae.ReferenceStructure):
@@ -903,8 +898,6 @@ class _ExpressionBuilder:
     # ------------------------------------------------------------------ entry point
     def component_value(self, component) -> Expr:
         """The equation's value aligned to its definition subscripts."""
-        from pysd.translators.structures import abstract_expressions as ae
-
         ast = component.ast
         if isinstance(ast, ae.IntegStructure):
             value = self.visit_integ(ast)
@@ -990,8 +983,6 @@ class _ExpressionBuilder:
 
     # ------------------------------------------------------------------ visitor
     def visit(self, ast) -> Expr:
-        from pysd.translators.structures import abstract_expressions as ae
-
         if _is_number(ast):
             return Expr(_literal(ast), is_int=isinstance(ast, numbers.Integral))
         kind = type(ast).__name__

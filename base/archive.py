@@ -26,7 +26,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from model.cache import file_sha256 as sha256_of
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from .paths import REPO_ROOT, SCENARIOS_DIR, repo_relative
 MANIFEST_NAME = "manifest.json"
 KEY_PACKAGES = (
     "numpy", "scipy", "pandas", "xarray", "netCDF4", "pysd", "matplotlib", "hydra-core",
@@ -113,16 +113,11 @@ def input_hashes(paths: Mapping[str, str | Path]) -> dict[str, dict[str, str]]:
     """SHA-256 of each input file, keyed by a label, with its path relative to the repository."""
     hashes = {}
     for label, path in paths.items():
-        path = Path(path).resolve()
-        try:
-            shown = str(path.relative_to(REPO_ROOT))
-        except ValueError:
-            shown = str(path)
-        hashes[label] = {"path": shown, "sha256": sha256_of(path)}
+        hashes[label] = {"path": repo_relative(path), "sha256": sha256_of(Path(path).resolve())}
     return hashes
 
 
-def config_file_hashes(config_dir: str | Path = REPO_ROOT / "scenarios") -> dict[str, str]:
+def config_file_hashes(config_dir: str | Path = SCENARIOS_DIR) -> dict[str, str]:
     """SHA-256 of every YAML config file under ``config_dir`` (the composition inputs)."""
     config_dir = Path(config_dir)
     return {

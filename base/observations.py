@@ -1,4 +1,5 @@
-"""Load and validate the statistics file ``data/inner_mongolia_2010_2020.csv``.
+"""The observations: load and validate the statistics file ``data/inner_mongolia_2010_2020.csv``
+(one loader for calibration and plots), and the province history the plots show.
 
 The file is long format, one figure per row::
 
@@ -19,10 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.cache import file_sha256  # noqa: F401  (re-exported: the data file's hash)
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_PATH = REPO_ROOT / "data" / "inner_mongolia_2010_2020.csv"
+from .paths import DATA_PATH
 
 REQUIRED_COLUMNS = ("year", "region", "variable", "value", "unit", "source_url", "source_title", "note")
 
@@ -192,7 +190,7 @@ def _check_row(path: Path, line: int, raw: dict, seen: dict) -> dict:
     if unit not in UNIT_FACTORS:
         raise _fail(path, line, "unit", f"unknown unit {unit!r}",
                     f"use one of {sorted(UNIT_FACTORS)} (or add the unit and its conversion to "
-                    f"calibration.data.UNIT_FACTORS)")
+                    f"base.observations.UNIT_FACTORS)")
     region, variable = raw["region"].strip(), raw["variable"].strip()
     for column, text in (("region", region), ("variable", variable)):
         if not text:
@@ -239,3 +237,42 @@ def value_of(frame: pd.DataFrame, variable: str, year: int, region: str = "Inner
             f"the statistics file has no row year={year}, region={region!r}, variable={variable!r}; "
             f"the calibration needs it: restore the row or change the calibration config")
     return float(rows["value_model" if model_units else "value"].iloc[0])
+
+
+# --------------------------------------------------------------------------- history for plots
+CENSUS_BEFORE_YEAR_END = 61 / 365  # [Year] from the census date (1 November) to the year-end
+
+
+def _plot_basis(basis: str) -> str:
+    """Plots distinguish only the pre-census bulletins from census-consistent figures."""
+    return "pre-census" if basis == "pre-census" else ("hukou" if basis == "hukou" else "census")
+
+
+def load_history(path: str | Path = DATA_PATH) -> dict[str, list[tuple[float, float, str]]]:
+    """Province-level history for plots: ``{series: [(year, value, basis), ...]}`` in model units.
+
+    Series: ``urbanization_rate`` [%] (bulletins, censuses, the revised 2015 rate),
+    ``hukou_urbanization_rate`` [%], ``total_population`` [persons] (bulletins; the censuses of
+    1 November are plotted at their year). Returns no series if the data file is absent.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    frame = load_observations(path)
+    frame = frame[frame["region"] == "Inner Mongolia"]
+    wanted = {
+        "urbanization_rate_pct": "urbanization_rate",
+        "urbanization_rate_pct_revised": "urbanization_rate",
+        "hukou_urbanization_rate_pct": "hukou_urbanization_rate",
+        "resident_population": "total_population",
+        "census_population": "total_population",
+    }
+    history: dict[str, list[tuple[float, float, str]]] = {}
+    for row in frame[frame["variable"].isin(list(wanted))].itertuples(index=False):
+        # model time Y is the end of year Y; a census counts residents on 1 November of its year
+        when = row.year - CENSUS_BEFORE_YEAR_END if row.variable.startswith("census_") else row.year
+        history.setdefault(wanted[row.variable], []).append(
+            (float(when), float(row.value_model), _plot_basis(str(row.basis))))
+    for points in history.values():
+        points.sort()
+    return history

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
+from typing import Any
+
+import matplotlib
+from matplotlib import font_manager
+from matplotlib.figure import Figure
 
 #: Fonts tried in order (Debian packages: fonts-wqy-microhei, fonts-wqy-zenhei, fonts-noto-cjk,
 #: fonts-arphic-uming, fonts-droid-fallback).
@@ -19,8 +24,6 @@ CJK_FONT_CANDIDATES = (
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
     """Name of the first installed CJK font, or ``None``."""
-    from matplotlib import font_manager
-
     installed = {font.name for font in font_manager.fontManager.ttflist}
     for name in CJK_FONT_CANDIDATES:
         if name in installed:
@@ -30,8 +33,6 @@ def cjk_font() -> str | None:
 
 def setup_fonts() -> bool:
     """Put the CJK font (if any) first in matplotlib's sans-serif list; return whether found."""
-    import matplotlib
-
     name = cjk_font()
     if name is None:
         warnings.warn(
@@ -49,3 +50,16 @@ def setup_fonts() -> bool:
 def bilingual(english: str, chinese: str, separator: str = " ") -> str:
     """``"english chinese"`` when a CJK font is installed, else ``"english"``."""
     return f"{english}{separator}{chinese}" if cjk_font() else english
+
+
+def subplots(rows: int = 1, cols: int = 1, *, figsize: tuple[float, float], squeeze: bool = True,
+             **kwargs) -> tuple[Figure, Any]:
+    """A new figure and its axes, with the CJK font set up (``matplotlib.figure.Figure``).
+
+    The figure is not registered with pyplot: it needs no interactive backend, keeps no global
+    state and is freed when it goes out of scope (``fig.savefig`` renders it with Agg).
+    """
+    setup_fonts()
+    fig = Figure(figsize=figsize)
+    axes = fig.subplots(rows, cols, squeeze=squeeze, **kwargs)
+    return fig, axes
