@@ -116,7 +116,11 @@ def analyze(names: Sequence[str], outputs: np.ndarray, seed: int, *, resamples: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         result = sobol_analyze.analyze(problem, outputs, calc_second_order=False,
-                                       num_resamples=resamples, conf_level=conf_level, seed=seed)
+                                       num_resamples=resamples, conf_level=conf_level,
+                                       # SALib 1.6 tests `if seed:`, so seed 0 would leave the bootstrap
+                                       # unseeded; a Generator is always truthy and, made from the same
+                                       # integer, gives SALib the stream it makes itself for seed != 0
+                                       seed=np.random.default_rng(seed))
     return SobolIndices(names, np.asarray(result["S1"]), np.asarray(result["S1_conf"]),
                         np.asarray(result["ST"]), np.asarray(result["ST_conf"]), n, variance)
 

@@ -1,5 +1,10 @@
 """Running the model for users: configuration, ensembles, run archives, summaries and plots.
 
+The run API: ``plan = prepare(cfg)`` (a checked, frozen :class:`RunPlan`), then
+``simulate(plan)`` (a :class:`Simulation`: point run, ensemble, bands, predictive draws)::
+
+    from simulator import prepare, simulate
+
 - :mod:`simulator.config`   parameter overrides from Hydra configs and the command line;
 - :mod:`simulator.ensemble` deterministic run + Monte Carlo ensemble over calibrated uncertainty;
 - :mod:`simulator.results`  engine results as xarray Datasets with units and descriptions;
@@ -7,3 +12,6 @@
 - :mod:`simulator.plots`    bilingual (English / Chinese) plots;
 - :mod:`base.archive`  atomic, self-describing run archives.
 """
+from .run import RunPlan, Simulation, prepare, simulate
+
+__all__ = ["RunPlan", "Simulation", "prepare", "simulate"]

@@ -25,7 +25,7 @@ from model.spec import load_spec
 from base.archive import ArchiveError, git_state, sha256_of, unlisted_files, verify_archive
 
 from .cli import DEBUG_FLAG, run_command
-from .run import archive_readme, archived_config, job_summary, prepare, simulate
+from .run import archive_readme, archived_config, astuple_shallow, job_summary, prepare, simulate
 
 
 def compare(recorded: xr.Dataset, fresh: xr.Dataset, rtol: float) -> list[str]:
@@ -110,8 +110,9 @@ def reproduce(archive: str | Path, rtol: float = 1e-9) -> list[str]:
     except Exception as error:  # noqa: BLE001 - any YAML or OmegaConf error: the file is broken
         raise ArchiveError(f"{archive / 'config.yaml'} cannot be read ({error}); the archive is broken") from None
     spec = load_spec(MODEL_PATH)
-    resolved, settings, uncertainty = prepare(cfg, spec, base_dir=archive, program="reproduce")
-    point, ensemble, _, predictive = simulate(cfg, spec, resolved, settings, uncertainty, progress=False)
+    plan = prepare(cfg, spec, base_dir=archive, program="reproduce")
+    settings, uncertainty = plan.settings, plan.uncertainty
+    point, ensemble, _, predictive = astuple_shallow(simulate(plan))
     with xr.open_dataset(archive / "outputs.nc") as recorded:
         differences = compare(recorded.load(), point, rtol)
     if (archive / "ensemble.nc").is_file():

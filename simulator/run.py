@@ -6,12 +6,13 @@ scenario (a whole ensemble per job, never one sample per job).
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 import json
 import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -25,7 +26,7 @@ from model import MODEL_PATH
 from model.engines import ENGINES, make_engine
 from model.spec import ModelSpec, ParameterError, load_spec
 
-from .config import ConfigError, resolve_parameters
+from .config import ConfigError, ResolvedParameters, resolve_parameters
 from .ensemble import BAND_VARIABLES, draw_members, prediction_bands, predictive_draws, run_engine
 from .plots import write_plots
 from .validation import (check_resources, check_run_settings, check_schema, claim_run_dir,
@@ -47,13 +48,69 @@ def _fail(message: str, output_dir: Path | None, program: str = "sim.py") -> Job
     return JobError(2)
 
 
-def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None,
-            base_dir: Path | None = None, program: str = "sim.py"):
-    """Check the composed config; return the resolved parameters, run settings and uncertainty.
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything one run needs, checked: what :func:`prepare` makes and :func:`simulate` runs.
+
+    Attributes
+    ----------
+    cfg : omegaconf.DictConfig
+        The composed config (``scenarios/config.yaml`` and its groups).
+    spec : model.spec.ModelSpec
+        The model the run uses.
+    parameters : simulator.config.ResolvedParameters
+        Parameter overrides of the ``.mdl`` values and where each came from.
+    settings : mapping
+        Run settings (``time_step`` and ``final_time`` [Year], ``method``, ``samples``, ``seed``...).
+    uncertainty : base.paramfile.Uncertainty
+        Calibrated draws and observation noise (``Uncertainty()``: point run only).
+    engine : str
+        ``vectorized`` or ``pysd``.
+    """
+
+    cfg: DictConfig
+    spec: ModelSpec
+    parameters: ResolvedParameters
+    settings: Mapping[str, Any]
+    uncertainty: Uncertainty
+    engine: str
+
+    @property
+    def scenario(self) -> str:
+        return str(self.cfg.scenario.name)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """What :func:`simulate` returns.
+
+    Attributes
+    ----------
+    point : xarray.Dataset
+        The point run (calibrated point estimates) over ``time``, with the prediction bands.
+    ensemble : xarray.Dataset or None
+        Members over ``(sample, time)`` with each member's parameter values (None: no ensemble).
+    bands : dict of str to ndarray
+        ``{name_pNN: values over time}``.
+    predictive : dict of int to ndarray or None
+        Urbanization rate of each member plus observation noise in the target years [%].
+    """
+
+    point: xr.Dataset
+    ensemble: xr.Dataset | None
+    bands: dict
+    predictive: dict | None
+
+
+def prepare(cfg: DictConfig, spec: ModelSpec | None = None, output_dir: Path | None = None,
+            base_dir: Path | None = None, program: str = "sim.py") -> RunPlan:
+    """Check the composed config and return the run plan (nothing runs, nothing is written).
 
     ``base_dir`` resolves a relative ``calibrated.uncertainty.draws_file`` (default: the
     repository root; :mod:`simulator.reproduce` passes the archive, which keeps its own copy).
+    A refused config prints one line and raises :class:`JobError` (exit status 2).
     """
+    spec = spec if spec is not None else load_spec(MODEL_PATH)
     initial_time = spec.variables["initial_time"].value
     try:
         check_schema(cfg)
@@ -71,12 +128,14 @@ def prepare(cfg: DictConfig, spec: ModelSpec, output_dir: Path | None = None,
             check_resources(estimate, settings, output_dir)
     except (ParameterError, ConfigError) as error:
         raise _fail(str(error), output_dir, program) from None
-    return resolved, settings, uncertainty
+    return RunPlan(cfg=cfg, spec=spec, parameters=resolved, settings=dict(settings),
+                   uncertainty=uncertainty, engine=str(cfg.engine.name))
 
 
-def simulate(cfg: DictConfig, spec: ModelSpec, resolved, settings, uncertainty, progress: bool = True):
-    """Run the point estimate and the ensemble; return datasets, bands and predictive draws."""
-    engine = make_engine(cfg.engine.name)
+def simulate(plan: RunPlan, progress: bool = False) -> Simulation:
+    """Run the point estimate and the ensemble of ``plan``; return datasets, bands and predictive draws."""
+    spec, resolved, settings, uncertainty = plan.spec, plan.parameters, plan.settings, plan.uncertainty
+    engine = make_engine(plan.engine, spec.mdl_path)
     point_result = run_engine(engine, resolved.values, 1, settings)
     point = run_to_dataset(point_result, spec)
     check_finite(point)
@@ -110,7 +169,12 @@ def simulate(cfg: DictConfig, spec: ModelSpec, resolved, settings, uncertainty, 
             "description": f"{q}th percentile of {base} over {n_samples} ensemble members "
                            f"(calibrated parameter uncertainty plus observation noise)",
         })
-    return point, ensemble, bands, predictive
+    return Simulation(point, ensemble, bands, predictive)
+
+
+def astuple_shallow(simulation: Simulation) -> tuple:
+    """``(point, ensemble, bands, predictive)`` without copying (``dataclasses.astuple`` deep-copies)."""
+    return simulation.point, simulation.ensemble, simulation.bands, simulation.predictive
 
 
 ARCHIVED_DRAWS = "calibrated_draws.csv"
@@ -224,9 +288,10 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: Sequence[str] = (), pr
 
 def _run_claimed(cfg: DictConfig, output_dir: Path, spec: ModelSpec, started: float,
                  overrides: Sequence[str], progress: bool) -> dict[str, Any]:
-    resolved, settings, uncertainty = prepare(cfg, spec, output_dir)
+    plan = prepare(cfg, spec, output_dir)
+    resolved, settings, uncertainty = plan.parameters, plan.settings, plan.uncertainty
     try:
-        point, ensemble, bands, predictive = simulate(cfg, spec, resolved, settings, uncertainty, progress)
+        point, ensemble, bands, predictive = astuple_shallow(simulate(plan, progress))
     except FloatingPointError as error:
         raise _fail(str(error), output_dir) from None
     summary = job_summary(cfg, settings, uncertainty, point, ensemble, predictive)

@@ -317,8 +317,10 @@ def test_printed_ensemble_summary_names_size_probabilities_and_median():
     from simulator.run import prepare, simulate
 
     spec = load_spec()
-    resolved, settings, uncertainty = prepare(cfg, spec)
-    point, ensemble, _, predictive = simulate(cfg, spec, resolved, settings, uncertainty, progress=False)
+    plan = prepare(cfg, spec)
+    resolved, settings, uncertainty = plan.parameters, plan.settings, plan.uncertainty
+    run = simulate(plan)
+    point, ensemble, predictive = run.point, run.ensemble, run.predictive
     summary = summarize(point, ensemble, predictive, {"scenario": "baseline"})
     text = "\n".join(summary_lines(summary))
     assert "ensemble: 40 members" in text
