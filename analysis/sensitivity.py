@@ -139,7 +139,15 @@ def classify(spec, name: str, calibrated: set[str]) -> str | None:
 def load_range_overrides(path: str | Path = RANGES_PATH) -> dict[str, dict]:
     """Sensitivity ranges that replace the documented ones (``{name: {range, reason}}``)."""
     path = Path(path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not path.is_file():
+        raise SensitivityError(f"the ranges file {path} does not exist; pass --ranges PATH of a YAML file "
+                               f"(default {RANGES_PATH.name})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise SensitivityError(f"{path} is not valid YAML ({' '.join(str(error).split())[:200]})") from None
+    if not isinstance(data, dict):
+        raise SensitivityError(f"{path} must map parameter names to {{range: [low, high], reason: ...}}")
     for name, entry in data.items():
         if not isinstance(entry, dict) or "range" not in entry or "reason" not in entry:
             raise SensitivityError(f"{path}: entry '{name}' needs a 'range: [low, high]' and a 'reason'")
@@ -193,6 +201,10 @@ def input_factors(spec, resolved, uncertainty, groups: Sequence[str] = GROUPS,
                 continue
         elif name in overrides:
             new_low, new_high = (float(v) for v in overrides[name]["range"])
+            if new_low >= new_high:
+                raise SensitivityError(
+                    f"sensitivity range of '{name}' [{new_low:g}, {new_high:g}] is backwards or empty: write "
+                    f"[low, high] with low < high, inside the documented range [{var.limits[0]:g}, {var.limits[1]:g}]")
             if not var.limits[0] <= new_low < new_high <= var.limits[1]:
                 raise SensitivityError(
                     f"sensitivity range of '{name}' [{new_low:g}, {new_high:g}] must lie inside its "

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from base.archive import git_state, remove_if_empty
 from base.paramfile import write_parameter_file
@@ -54,6 +54,11 @@ def _calibrate(cfg: DictConfig, archive_dir: Path, overrides: list[str]) -> None
     for key in ("write_parameter_file", "plots"):
         if not isinstance(cfg.output.get(key), bool):
             raise SettingsError(f"output.{key} must be true or false, got {cfg.output.get(key)!r}")
+    for key, low in (("fit.starts", 1), ("fit.seed", 0), ("uncertainty.draws", 1), ("uncertainty.seed", 0),
+                     ("uncertainty.batch", 1)):
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise SettingsError(f"{key} must be a whole number >= {low}, got {value!r}")
     spec = load_spec()
     result = run_calibration(cfg, spec=spec)
     target = Path(cfg.output.parameter_file)

@@ -153,6 +153,16 @@ class ModelSpec:
                     value=value,
                     subscripts=subscripts,
                 )
+        backwards = [var for var in variables.values()
+                     if var.has_range and var.limits[0] > var.limits[1]]
+        if backwards:
+            from .cache import ModelFileError, _line_of
+
+            var = backwards[0]
+            line = _line_of(self.mdl_path.read_text(encoding="utf-8", errors="replace"), var.vensim_name)
+            raise ModelFileError(
+                f"{self.mdl_path}" + (f", line {line}" if line else "") + f": the documented range of "
+                f"'{var.vensim_name}' [{var.limits[0]:g}, {var.limits[1]:g}] is backwards; write [min, max]")
         self.variables = variables
         #: For each stock, its INTEG rate as ``[(sign, flow name)]`` (Python names), or ``None`` if
         #: the stock integrates an expression rather than named flows.
@@ -252,5 +262,23 @@ def parameter_table(spec: ModelSpec) -> str:
     return "\n".join(lines)
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.spec [path.mdl]``: the parameter table, or a one-line error (exit 2)."""
+    import argparse
+    import sys
+
+    from .cache import ModelFileError
+
+    parser = argparse.ArgumentParser(prog="python -m model.spec", description="List the model parameters.")
+    parser.add_argument("mdl_path", nargs="?", default=str(MODEL_PATH), help="the Vensim model")
+    arguments = parser.parse_args(argv)
+    try:
+        print(parameter_table(load_spec(arguments.mdl_path)))
+    except (ModelFileError, FileNotFoundError, ValueError) as error:
+        print(f"model.spec: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    print(parameter_table(load_spec()))
+    raise SystemExit(main())
