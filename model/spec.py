@@ -13,16 +13,18 @@ parameters.
 """
 from __future__ import annotations
 
+import argparse
 import difflib
 import math
 import numbers
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
 from . import MODEL_PATH
-from .cache import abstract_model, file_sha256
+from .cache import ModelFileError, _line_of, abstract_model, file_sha256
 
 from pysd.builders.python.namespace import NamespaceManager
 from pysd.translators.structures import abstract_expressions as ae
@@ -156,8 +158,6 @@ class ModelSpec:
         backwards = [var for var in variables.values()
                      if var.has_range and var.limits[0] > var.limits[1]]
         if backwards:
-            from .cache import ModelFileError, _line_of
-
             var = backwards[0]
             line = _line_of(self.mdl_path.read_text(encoding="utf-8", errors="replace"), var.vensim_name)
             raise ModelFileError(
@@ -264,11 +264,6 @@ def parameter_table(spec: ModelSpec) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.spec [path.mdl]``: the parameter table, or a one-line error (exit 2)."""
-    import argparse
-    import sys
-
-    from .cache import ModelFileError
-
     parser = argparse.ArgumentParser(prog="python -m model.spec", description="List the model parameters.")
     parser.add_argument("mdl_path", nargs="?", default=str(MODEL_PATH), help="the Vensim model")
     arguments = parser.parse_args(argv)

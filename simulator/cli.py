@@ -15,6 +15,7 @@ import re
 import sys
 from typing import Callable, Iterator, Sequence
 
+import yaml
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
@@ -82,6 +83,8 @@ def describe(error: BaseException) -> tuple[str, int]:
     config_errors: tuple[type[BaseException], ...] = (HydraException, OmegaConfBaseException)
     if isinstance(error, user_error_types()):
         return condense(str(error), max_lines=max(2, str(error).count("\n") + 1)), EXIT_INPUT
+    if isinstance(error, yaml.YAMLError):
+        return condense(f"a YAML file cannot be parsed: {error}"), EXIT_INPUT
     if config_errors and isinstance(error, config_errors):
         text = str(error)
         cause = error.__cause__ or error.__context__
