@@ -21,7 +21,7 @@ wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" || true
-  .venv/bin/python -c "import numpy, scipy, pysd, xarray, netCDF4, matplotlib, hydra, SALib" \
+  .venv/bin/python -c "import numpy, scipy, pysd, xarray, netCDF4, matplotlib, hydra, SALib, dash, selenium" \
     || { echo "install.sh: the package installation failed (see the pip messages above)" >&2; exit 1; }
   echo "$wanted" > "$stamp"
 fi
@@ -40,5 +40,19 @@ if ! fc-list 2>/dev/null | grep -qiE "wqy|noto sans cjk|source han|uming|droid s
     echo "install.sh: no apt-get; install a CJK font (e.g. WenQuanYi Micro Hei) for Chinese labels" >&2
   fi
   rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/matplotlib" 2>/dev/null || true  # let matplotlib see the new font
+fi
+# 3. Debian's Chromium and its driver, for the lever explorer's browser test (tests/test_explorer_browser.py).
+#    The test fails, saying so, when they are missing.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo -n"
+  if command -v apt-get >/dev/null; then
+    { $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 \
+      || { $SUDO apt-get update -qq >/dev/null 2>&1 \
+           && $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1; }; } \
+      || echo "install.sh: could not install chromium and chromium-driver; the explorer's browser test will fail" >&2
+  else
+    echo "install.sh: no apt-get; install Chromium and chromedriver at /usr/bin for the explorer's browser test" >&2
+  fi
 fi
 echo "install.sh: ready (.venv/bin/python)"

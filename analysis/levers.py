@@ -146,6 +146,37 @@ LEVERS: tuple[Lever, ...] = (
 )
 
 
+#: The meaning of each lever in Chinese (for bilingual displays such as the explorer's tooltips).
+LEVER_MEANING_ZH: dict[str, str] = {
+    "settlement_restrictions_lifted_year": "城镇落户限制全面取消（落户零门槛）的年份；决定落户便利程度",
+    "residence_permit_universal_year": "居住证制度实现全覆盖的年份；提高未落户常住人口的公共服务覆盖",
+    "equal_public_services_year": "居住证持有者享有与城镇居民同等基本公共服务的年份",
+    "cluster_hukou_transfer_boost": "呼包鄂乌城市群户籍通迁后落户率的相对提高幅度（假设值）",
+    "cluster_hukou_transfer_year": "呼包鄂乌城市群实行户籍通迁的起始年份",
+    "student_and_talent_settlement": "在校大学生和人才每年额外落户人数",
+    "county_town_investment": "县城补短板强弱项公共服务投入（0 = 无，1 = 全面实施）",
+    "regional_water_cap_2025": "2025年全区用水总量控制指标；城镇可用水量为总量减去非城镇用水",
+    "water_cap_growth_after_2025": "2025年后用水总量控制指标的年变化率（0 = 保持2025年水平）",
+    "non_urban_water_trend_after_2020": "2020年后农业、工业和生态用水的年变化率；决定留给城镇的水量",
+    "new_land_quota_2021_2025": "2021–2025年城镇新增建设用地规模（亩）",
+    "land_quota_enforcement": "建设用地指标约束的严格程度（1 = 刚性约束，0 = 不约束）",
+    "planned_land_per_urban_resident_2035": "2035年规划人均城镇建设用地（平方米/人）",
+    "annual_land_quota_outside_plan_period": "规划期（2021–2025年）以外的年度新增建设用地指标",
+    "domestic_water_saving_2025": "到2025年城镇居民人均生活用水较2015年的节约比例",
+    "leakage_reduction_achievement": "到2025年管网漏损率目标的完成程度（1 = 达到目标）",
+    "leakage_target": "2025年城市公共供水管网漏损率目标",
+}
+#: The lever groups in Chinese.
+LEVER_GROUP_ZH: dict[str, str] = {
+    "settlement ease": "落户便利",
+    "students and talent": "大学生和人才落户",
+    "county towns": "县城建设",
+    "water cap": "用水总量控制",
+    "land quota": "建设用地指标",
+    "water saving": "节水",
+}
+
+
 def lever_names() -> list[str]:
     """Names of the levers, in table order."""
     return [lever.name for lever in LEVERS]
