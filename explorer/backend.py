@@ -32,9 +32,10 @@ from analysis.levers import (LEVER_GROUP_ZH, LEVER_MEANING_ZH, LEVERS, ScenarioF
                              format_number, read_scenario_file, scenario_files)
 from model import MODEL_PATH
 from model.spec import ModelSpec, ParameterError, load_spec
-from simulator.archive import REPO_ROOT
+from base.paths import REPO_ROOT
+from simulator import prepare, simulate
 from simulator.config import ConfigError, check_run_settings, resolve_parameters
-from simulator.run import JobError, prepare, run_job, simulate
+from simulator.run import JobError, run_job
 from simulator.summary import URBANIZATION_TARGETS, at_year, constant, land_quota_km2, summarize
 
 CONFIG_DIR = REPO_ROOT / "scenarios"
@@ -407,9 +408,10 @@ class Backend:
         started = time.perf_counter()
         cfg = self.run_config(setting)
         try:
-            resolved, settings, uncertainty = prepare(cfg, self.spec)
-            point, ensemble, bands, predictive = simulate(cfg, self.spec, resolved, settings,
-                                                         uncertainty, progress=False)
+            plan = prepare(cfg, self.spec, program="python -m explorer")
+            result = simulate(plan)
+            settings = plan.settings
+            point, ensemble, bands, predictive = result.point, result.ensemble, result.bands, result.predictive
         except JobError:
             raise SettingError("the simulator refused this setting (see the server log)") from None
         except FloatingPointError as error:

@@ -112,7 +112,7 @@ def test_save_as_scenario_then_sim_py_reproduces_the_explorer(backend, tmp_path)
 
 
 def test_export_run_writes_a_normal_verifiable_archive(backend, tmp_path):
-    from simulator.archive import verify_archive
+    from base.archive import verify_archive
 
     setting = backend.setting("baseline", {"county_town_investment": 0.5}, 50)
     archive = backend.export_run(setting, runs_dir=tmp_path)
