@@ -1,6 +1,7 @@
 """Serve the explorer on a local address (a threaded WSGI server that stops on request)."""
 from __future__ import annotations
 
+import logging
 import threading
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -15,6 +16,7 @@ def make_explorer_server(host: str = "127.0.0.1", port: int = 8050, backend: Bac
     if backend is None:
         backend = Backend() if max_samples is None else Backend(max_samples=max_samples)
     app = create_app(backend)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     return make_server(host, port, app.server, threaded=True)
 
 
