@@ -8,7 +8,8 @@
 
 Layers import downward only, at module level (checked by ``tests/test_import_layers.py``)::
 
-    sim.py, benchmarks, explorer        entry points
+    sim.py, benchmarks                  entry points (the benchmarks measure the explorer too)
+    explorer                            the lever explorer (web entry point over the run API)
     analysis | calibration              (independent of each other)
     simulator                           the run API: prepare(cfg) -> RunPlan, simulate(plan)
     base                                this package

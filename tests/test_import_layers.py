@@ -2,7 +2,8 @@
 
 Layers, top to bottom (also written in ``base/__init__.py`` and the README)::
 
-    sim.py, benchmarks, explorer     entry points
+    sim.py, benchmarks               entry points (the benchmarks measure the explorer too)
+    explorer                         the lever explorer (a web entry point over the run API)
     analysis | calibration           independent of each other
     simulator                        the run API
     base                             archive format, paths, fonts, observations, parameter file
@@ -24,7 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Top to bottom. Packages in one tuple are peers and may not import each other.
 LAYERS = (
-    ("sim", "benchmarks", "explorer"),
+    ("sim", "benchmarks"),
+    ("explorer",),
     ("analysis", "calibration"),
     ("simulator",),
     ("base",),
