@@ -20,6 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from base.archive import remove_if_empty
+from base import signals
 from model.spec import ParameterError, load_spec
 from simulator.cli import errors_as_exit, run_command, strip_debug_flag
 from simulator.config import preprocess_overrides
@@ -30,8 +31,9 @@ from simulator.run import print_summary, run_job
 def main(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
+    signals.install("sim.py", f"run {output_dir} stopped, no archive written")
     try:
-        with errors_as_exit("sim.py"):
+        with errors_as_exit("sim.py"), signals.cleanup_on_signal(signals.remove_if_empty(output_dir)):
             summary = run_job(cfg, output_dir, overrides=list(hydra_cfg.overrides.task))
     except BaseException:
         remove_if_empty(output_dir)  # Hydra made it before the job started
@@ -64,4 +66,5 @@ def run() -> int:
 
 
 if __name__ == "__main__":
+    signals.install("sim.py", "nothing was written")
     sys.exit(run())

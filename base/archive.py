@@ -27,6 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from model.cache import file_sha256 as sha256_of
 
 from .paths import REPO_ROOT, SCENARIOS_DIR, repo_relative
+from .signals import cleanup_on_signal, remove_tree
 MANIFEST_NAME = "manifest.json"
 KEY_PACKAGES = (
     "numpy", "scipy", "pandas", "xarray", "netCDF4", "pysd", "matplotlib", "hydra-core",
@@ -63,7 +64,8 @@ def staged_archive(final_dir: str | Path) -> Iterator[Path]:
         shutil.rmtree(staging)
     staging.mkdir()
     try:
-        yield staging
+        with cleanup_on_signal(remove_tree(staging)):  # a signal ends the process: no .partial left
+            yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         remove_if_empty(final_dir)

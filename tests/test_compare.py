@@ -60,7 +60,7 @@ def read_csv(path: Path) -> dict[str, dict[str, str]]:
 def test_the_sweep_used_the_joblib_launcher_and_wrote_one_ensemble_per_job(sweep):
     multirun = yaml.safe_load((sweep["dir"] / "multirun.yaml").read_text())
     assert multirun["hydra"]["launcher"]["_target_"].endswith("JoblibLauncher")
-    jobs = sorted(p.name for p in sweep["dir"].iterdir() if p.is_dir())
+    jobs = sorted(p.name for p in sweep["dir"].iterdir() if p.is_dir() and not p.name.startswith("."))  # .sweep: the resume record
     assert jobs == [f"{i}_{name}" for i, name in enumerate(SWEEP_SCENARIOS)]
     for job in jobs:
         manifest = verify_archive(sweep["dir"] / job)
