@@ -31,6 +31,8 @@ from typing import Any, Iterator, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
+from base import signals
+
 #: The known keys of each config section (``None``: the section's keys are free, e.g. parameter names).
 SCHEMA: dict[str, tuple[str, ...] | None] = {
     "": ("calibrated", "scenario", "engine", "params", "run", "ensemble", "plots"),
@@ -302,7 +304,8 @@ def claim_run_dir(run_dir: str | Path) -> Iterator[Path]:
                 "started_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
         os.ftruncate(handle, 0)
         os.pwrite(handle, json.dumps(info).encode(), 0)
-        yield run_dir
+        with signals.cleanup_on_signal(lambda: marker.unlink(missing_ok=True)):  # a signal: no claim left
+            yield run_dir
     finally:
         with contextlib.suppress(OSError):
             marker.unlink()  # ours: we hold its lock
