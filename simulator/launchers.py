@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import psutil
+import submitit
+from joblib import Parallel, delayed
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, setup_globals
 from hydra_plugins.hydra_joblib_launcher import _core as joblib_core
@@ -150,8 +152,6 @@ class JoblibLauncher(_JoblibLauncher):
 
     @_guarded
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from joblib import Parallel, delayed
-
         setup_globals()
         started = time.perf_counter()
         plan = _plan(self, job_overrides, initial_job_idx)
@@ -253,8 +253,6 @@ class SlurmLauncher(_SlurmLauncher):
                     f"them (scancel {array_id}), then rerun")
 
     def _executor(self):
-        import submitit
-
         params = self.params
         init_params = {"folder": params["submitit_folder"]}
         specific_init_keys = {"max_num_timeout"}
