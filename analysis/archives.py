@@ -20,7 +20,7 @@ import xarray as xr
 import yaml
 
 from base.errors import InputError
-from base.archive import MANIFEST_NAME, ArchiveError, sha256_of, verify_archive
+from base.archive import MANIFEST_NAME, STAGING_PATTERN, ArchiveError, sha256_of, verify_archive
 
 #: Variables the comparison needs in ``ensemble.nc``.
 REQUIRED_ENSEMBLE_VARIABLES = (
@@ -32,7 +32,6 @@ REQUIRED_ENSEMBLE_VARIABLES = (
 #: Constants the comparison reads from the point run (``outputs.nc``): quota and land standard.
 POINT_CONSTANTS = ("new_land_quota_2021_2025", "m2_per_mu", "m2_per_km2",
                    "land_standard_minimum", "land_standard_maximum")
-_STAGING = re.compile(r"^\..+\.partial-\d+$")
 _JOB_NUMBER = re.compile(r"^(\d+)_")
 
 
@@ -144,7 +143,7 @@ def find_archives(paths: Iterable[str | Path]) -> list[Path]:
         for child in sorted(path.iterdir(), key=job_sort_key):
             if not child.is_dir():
                 continue
-            if _STAGING.match(child.name):
+            if STAGING_PATTERN.match(child.name):
                 raise ComparisonInputError(
                     f"{child} is the staging directory of a job that was killed while writing its "
                     f"archive; re-run that job (or delete {child.name}) before comparing")

@@ -15,6 +15,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import re
 import platform
 import shutil
 import socket
@@ -39,6 +40,16 @@ class ArchiveError(RuntimeError):
     """An archive that cannot be written or read (missing, incomplete or altered files)."""
 
 
+#: Name of the hidden staging directory of archive ``<name>``: ``.<name>.partial-<pid>``; group 1 is
+#: ``<name>``. The one spelling of the pattern (the sweep and the comparison recognise stale ones by it).
+STAGING_PATTERN = re.compile(r"^\.(.+)\.partial-\d+$")
+
+
+def staging_name(name: str) -> str:
+    """The staging directory name of archive ``name`` for this process (see ``STAGING_PATTERN``)."""
+    return f".{name}.partial-{os.getpid()}"
+
+
 @contextlib.contextmanager
 def staged_archive(final_dir: str | Path) -> Iterator[Path]:
     """Yield a staging directory that becomes ``final_dir`` atomically when the block succeeds.
@@ -59,7 +70,7 @@ def staged_archive(final_dir: str | Path) -> Iterator[Path]:
             f"(e.g. hydra.run.dir=...) instead of overwriting an archive"
         )
     final_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = final_dir.parent / f".{final_dir.name}.partial-{os.getpid()}"
+    staging = final_dir.parent / staging_name(final_dir.name)
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()

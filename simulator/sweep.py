@@ -23,7 +23,6 @@ import datetime as _dt
 import fcntl
 import json
 import os
-import re
 import shlex
 import shutil
 import sys
@@ -31,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from base.archive import MANIFEST_NAME, ArchiveError, verify_archive
+from base.archive import MANIFEST_NAME, STAGING_PATTERN, ArchiveError, verify_archive
 
 RECORD_DIR = ".sweep"
 JOBS_FILE = "jobs.json"
@@ -41,7 +40,6 @@ SUPERSEDED_DIR = "superseded"
 #: Environment variables a launcher sets for its jobs (read by the archive manifest).
 COMMAND_ENV = "IMSIM_SWEEP_COMMAND"
 SWEEP_DIR_ENV = "IMSIM_SWEEP_DIR"
-_STAGING = re.compile(r"^\.(.+)\.partial-\d+$")
 
 
 class SweepError(RuntimeError):
@@ -202,7 +200,7 @@ def plan_sweep(sweep_dir: Path, jobs: Sequence[tuple[list[str], str]], initial_j
     wanted = {job.folder for job in planned}
     # stale staging directories (a job killed while writing) and empty folders of no job
     for child in sorted(sweep_dir.iterdir()):
-        staging = _STAGING.match(child.name)
+        staging = STAGING_PATTERN.match(child.name)
         if staging and child.is_dir():
             shutil.rmtree(child, ignore_errors=True)
             plan.removed.append(f"{child.name} (staging directory left by a stopped job)")
