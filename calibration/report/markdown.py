@@ -1,32 +1,21 @@
-"""Write the calibration archive (report.md, CSV, PNG, manifest.json) and the parameter file.
-
-The archive is written through :func:`base.archive.staged_archive`: into a hidden staging
-directory renamed onto ``runs/calibration/<date>_<time>/`` only when complete.
-"""
+"""Render ``report.md`` of the calibration archive: set-up, observations, noise, multistart, the
+structural posterior, the fitted parameters, fit statistics, the other observation model and the
+out-of-sample check (text only; :mod:`.write` writes it)."""
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
-from base.archive import build_manifest, finalize_manifest, staged_archive
-from base.fonts import subplots
-from base.paramfile import draws_path_for, render, render_draws
-from base.paths import CALIBRATE_CONFIG, REPO_ROOT, repo_relative
-from model import MODEL_PATH
-
-from .observation import NUISANCE, SERIES
-from .pipeline import CalibrationResult, FitOutcome
+from ..pipeline import CalibrationResult
+from .tables import ReportTables, noise_frame, starts_frame, structural_summary
 
 
 def _fmt(value, digits: int = 4) -> str:
+    """One cell: numbers with ``digits`` significant digits, booleans as yes/no, missing as a dash."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, (bool, np.bool_)):
@@ -48,320 +37,23 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join([header, rule, *body])
 
 
-def parameter_units(spec, names: Sequence[str]) -> dict[str, str]:
-    units = {}
-    for name in names:
-        if name in NUISANCE:
-            units[name] = NUISANCE[name][2]
-        else:
-            units[name] = spec.parameters[name].units.split("[")[0].strip()
-    return units
+def report_text(result: CalibrationResult, tables: ReportTables, plots: bool) -> str:
+    """``report.md``.
 
+    Parameters
+    ----------
+    result : CalibrationResult
+    tables : ReportTables
+        Its tables (:func:`~.tables.report_tables`).
+    plots : bool
+        Whether the archive holds the figures (the report links them).
 
-def structural_summary(cfg, posterior) -> pd.DataFrame:
-    """Prior against posterior of the structural parameters, with the config's rule for "informed"."""
-    s_cfg = cfg.uncertainty.structural
-    return posterior.summary(float(s_cfg.informed_ks), float(cfg.uncertainty.level),
-                             max_sd_ratio=float(s_cfg.informed_sd_ratio))
-
-
-# ----------------------------------------------------------------------------------- parameter file
-@dataclass(frozen=True)
-class ParameterFileText:
-    """The parameter file of one calibration: the YAML, the CSV of draws and where the YAML says
-    the CSV is."""
-
-    yaml: str
-    draws_csv: str
-    draws_file: str
-
-
-def parameter_file_text(result: CalibrationResult, git_commit: str | None,
-                        parameter_file: str | Path | None = None) -> ParameterFileText:
-    """The text of ``scenarios/calibrated/default.yaml`` and its draws for this calibration.
-
-    ``params`` holds the fitted parameters at the point estimate, then the structural parameters
-    (posterior median when the data inform them, else the ``.mdl`` value); the draws CSV the joint
-    draws with the same columns. ``parameter_file`` (default ``output.parameter_file``) decides
-    the name of the CSV written into the YAML.
+    Returns
+    -------
+    str
+        The markdown text.
     """
-    primary = result.primary
-    cfg = result.cfg
-    summary = primary.parameter_summary.set_index("parameter")
-    names, draws = primary.draws()
-    comments = {}
-    for name in primary.problem.model_parameters:
-        row = summary.loc[name]
-        flag = "" if row["identified"] else "; NOT IDENTIFIED by the data (wide interval)"
-        comments[name] = f"fitted; 90% interval [{row['lower']:.4g}, {row['upper']:.4g}]{flag}"
-    posterior = primary.structural
-    if posterior is not None:
-        table = structural_summary(result.cfg, posterior).set_index("parameter")
-        for name in posterior.prior.names:
-            row = table.loc[name]
-            if row["data_free"]:
-                kind = "data-free: posterior = prior; .mdl value"
-            elif row["informed"]:
-                kind = f"informed (KS {row['ks_distance']:.2f}, sd ratio {row['sd_ratio']:.2f}): posterior median"
-            else:
-                kind = f"posterior ~ prior (KS {row['ks_distance']:.2f}, sd ratio {row['sd_ratio']:.2f}): .mdl value"
-            comments[name] = (f"structural, prior uniform [{row['range_low']:.4g}, {row['range_high']:.4g}]; "
-                              f"posterior 90% [{row['lower']:.4g}, {row['upper']:.4g}]; {kind}")
-        s_cfg = cfg.uncertainty.structural
-        method = (f"joint draws: SMC posterior of {posterior.prior.size} structural parameters (uniform priors on "
-                  f"the documented ranges, profile likelihood, {posterior.n_particles} particles, seed {s_cfg.seed}) "
-                  f"x parametric bootstrap of the {len(primary.problem.model_parameters)} fitted parameters, "
-                  f"{draws.shape[0]} draws (weighted least squares, '{cfg.observation.approach}' observation model, "
-                  f"{cfg.window.first_year}-{cfg.window.last_year}, seed {cfg.uncertainty.seed})")
-    else:
-        method = (f"parametric bootstrap, {draws.shape[0]} refits of simulated data "
-                  f"(weighted least squares, '{cfg.observation.approach}' observation model, "
-                  f"{cfg.window.first_year}-{cfg.window.last_year}, seed {cfg.uncertainty.seed})")
-    date = _dt.date.today().isoformat()
-    header = (f"Generated by `python -m calibration` ({date}, git {(git_commit or 'unknown')[:12]}, "
-              f"data sha256 {result.data_sha256}). Do not edit by hand.\n"
-              f"Read by sim.py as calibrated.params / calibrated.uncertainty (config group calibrated/).")
-    params = primary.params
-    target = Path(parameter_file if parameter_file is not None else cfg.output.parameter_file)
-    target = target if target.is_absolute() else REPO_ROOT / target
-    draws_file = repo_relative(draws_path_for(target))
-    yaml_text = render({n: params[n] for n in names}, method=method, draws=draws, parameters=names,
-                       observation_noise=result.observation_noise, header=header, comments=comments,
-                       draws_file=draws_file)
-    return ParameterFileText(yaml=yaml_text, draws_csv=render_draws(names, draws), draws_file=draws_file)
-
-
-# ----------------------------------------------------------------------------------- plots
-def _plot_fit(outcome: FitOutcome, path: Path) -> None:
-
-    table = outcome.residual_table()
-    names = outcome.observations.series_names
-    fig, axes = subplots(2, len(names), figsize=(3.3 * len(names), 6), squeeze=False)
-    for k, name in enumerate(names):
-        part = table[table["series"] == name].sort_values("year")
-        ax = axes[0, k]
-        ax.plot(part["year"], part["value"], "o", color="k", label="observed (as reported)")
-        ax.plot(part["year"], part["predicted"], "s-", color="C0", label="model via observation model")
-        if part["biased"].any():
-            ax.plot(part["year"], part["value_census_basis"], "^", color="C3", mfc="none",
-                    label="observed, de-biased (census basis)")
-            ax.plot(part["year"], part["predicted_census_basis"], "-", color="C3", alpha=0.6,
-                    label="model (census basis)")
-        ax.set_title(f"{name} [{SERIES[name].unit}]", fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.set_xticks(part["year"])
-        ax.set_xlim(part["year"].min() - 0.6, part["year"].max() + 0.6)
-        ax = axes[1, k]
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.bar(part["year"], part["standardised_residual"], color="C1")
-        ax.set_ylabel("(model - observed) / sigma", fontsize=7)
-        ax.tick_params(labelsize=7)
-        ax.set_xticks(part["year"])
-        ax.set_xlim(part["year"].min() - 0.6, part["year"].max() + 0.6)
-    axes[0, 0].legend(fontsize=6, loc="best")
-    fig.suptitle(f"Fit and standardised residuals: {outcome.label}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def _plot_trajectories(result: CalibrationResult, path: Path) -> None:
-
-    fig, axes = subplots(1, 3, figsize=(13, 4))
-    table = result.primary.residual_table()
-    for ax, name, scale, unit in zip(axes, ("urbanization_rate", "total_population", "hukou_urbanization_rate"),
-                                     (1.0, 1e-6, 1.0), ("%", "million persons", "%")):
-        for k, (label, part) in enumerate(result.trajectories[result.trajectories["variable"] == name].groupby("fit", sort=False)):
-            ax.fill_between(part["year"], part["p05"] * scale, part["p95"] * scale, color=f"C{k}", alpha=0.2)
-            ax.plot(part["year"], part["estimate"] * scale, "-", color=f"C{k}", label=f"model, {label}")
-        obs = table[table["series"] == name]
-        if not obs.empty:
-            ax.plot(obs["year"], obs["value_census_basis"] * scale, "o", color="k",
-                    label="observed (census basis; bulletins de-biased)")
-            raw = obs[obs["biased"]]
-            ax.plot(raw["year"], raw["value"] * scale, "x", color="grey", label="bulletin as reported")
-        ax.set_title(f"{name} [{unit}]", fontsize=9)
-        ax.legend(fontsize=6)
-    fig.suptitle("Model paths 2015-2020 (band: 5-95 % over bootstrap parameter draws)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def _plot_holdout(result: CalibrationResult, path: Path) -> None:
-
-    holdout = result.holdout
-    fig, axes = subplots(1, 2, figsize=(11, 4))
-    for ax, name, scale in zip(axes, ("urbanization_rate", "total_population"), (1.0, 1e-6)):
-        train = holdout.training[holdout.training["series"] == name]
-        test = holdout.table[holdout.table["series"] == name]
-        ax.plot(train["year"], train["value_census_basis"] * scale, "o", color="k", label="training (census basis)")
-        ax.plot(test["year"], test["observed_census_basis"] * scale, "o", color="C3", label="held out")
-        methods = [c for c in test.columns if c not in ("series", "year", "observed_census_basis", "basis")]
-        for k, method in enumerate(methods):
-            if test[method].isna().all() or "raw bulletins" in method:
-                continue
-            ax.plot(test["year"], test[method] * scale, "s--", color=f"C{k}", label=method[:40])
-        if holdout.band is not None:
-            band = holdout.band[holdout.band["series"] == name]
-            ax.errorbar(band["year"] + 0.08, band["p50"] * scale,
-                        yerr=[(band["p50"] - band["p05"]) * scale, (band["p95"] - band["p50"]) * scale],
-                        fmt="none", ecolor="C0", capsize=3, label="model 90 % band")
-        ax.set_title(f"{name} ({'%' if scale == 1 else 'million persons'})", fontsize=9)
-        ax.legend(fontsize=6)
-    fig.suptitle("Out-of-sample check: train 2015-%d, forecast the following years" % result.cfg.holdout.last_year,
-                 fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def _plot_draws(outcome: FitOutcome, path: Path) -> None:
-
-    names = outcome.problem.names
-    draws = (outcome.joint or outcome.bootstrap).theta
-    cols = 4
-    rows = math.ceil(len(names) / cols)
-    fig, axes = subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
-    summary = outcome.parameter_summary.set_index("parameter")
-    for k, name in enumerate(names):
-        ax = axes[k // cols, k % cols]
-        ax.hist(draws[:, k], bins=30, color="C0" if summary.loc[name, "identified"] else "C3")
-        ax.axvline(outcome.theta_hat[k], color="k")
-        ax.set_xlim(outcome.problem.lower[k], outcome.problem.upper[k])
-        ax.set_title(name, fontsize=7)
-        ax.tick_params(labelsize=6)
-    for k in range(len(names), rows * cols):
-        axes[k // cols, k % cols].axis("off")
-    kind = "joint draws (structural uncertainty included)" if outcome.joint is not None else "bootstrap draws"
-    fig.suptitle(f"Fitted parameters: {kind} over the documented ranges (red: not identified)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def _plot_structural(outcome: FitOutcome, table: pd.DataFrame, path: Path) -> None:
-    """Posterior histogram of each structural parameter against its uniform prior."""
-
-    posterior = outcome.structural
-    names = posterior.prior.names
-    cols = 5
-    rows = math.ceil(len(names) / cols)
-    fig, axes = subplots(rows, cols, figsize=(3.0 * cols, 2.2 * rows), squeeze=False)
-    table = table.set_index("parameter")
-    for k, name in enumerate(names):
-        ax = axes[k // cols, k % cols]
-        low, high = posterior.prior.lower[k], posterior.prior.upper[k]
-        row = table.loc[name]
-        color = "0.6" if row["data_free"] else ("C3" if row["informed"] else "C0")
-        ax.hist(posterior.u[:, k], bins=20, range=(low, high), density=True, color=color, alpha=0.8)
-        ax.axhline(1.0 / (high - low), color="k", lw=1, ls="--")
-        ax.axvline(row["mdl_value"], color="k", lw=1)
-        ax.axvline(row["point_estimate"], color="C1", lw=1.5)
-        ax.set_xlim(low, high)
-        ax.set_title(f"{name}\nKS {row['ks_distance']:.2f}", fontsize=6)
-        ax.tick_params(labelsize=5)
-        ax.set_yticks([])
-    for k in range(len(names), rows * cols):
-        axes[k // cols, k % cols].axis("off")
-    fig.suptitle("Structural parameters: posterior (bars; red = informed by the data, grey = data-free) against "
-                 "the uniform prior (dashed); black = .mdl value, orange = point estimate", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-
-
-# ----------------------------------------------------------------------------------- report
-def _starts_frame(outcome: FitOutcome) -> pd.DataFrame:
-    ms = outcome.multistart
-    rows = []
-    for k, start in enumerate(ms.starts):
-        row = {"start": k, "cost": start.cost, "agrees_with_best": start.cost <= ms.best.cost * (1 + ms.cost_tolerance) + 1e-6,
-               "status": start.status, "nfev": start.nfev}
-        row.update({name: v for name, v in zip(outcome.problem.names, outcome.problem.to_theta(start.x))})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _noise_frame(outcome: FitOutcome) -> pd.DataFrame:
-    rows = []
-    for name, sigma in outcome.noise.sigma.items():
-        rows.append({"series": name, "unit": SERIES[name].unit, "n_obs": len(outcome.observations.index_of(name)),
-                     "sigma": sigma, "method": outcome.noise.method[name],
-                     "residual_dof": outcome.noise.dof.get(name, np.nan)})
-    return pd.DataFrame(rows)
-
-
-def write_report(result: CalibrationResult, staging: Path, spec, plots: bool = True) -> list[str]:
-    """Write report.md, the CSV tables and the plots into ``staging``; return the file names."""
-    primary = result.primary
-    units = parameter_units(spec, primary.problem.names)
-    files = {}
-
-    def csv(name: str, frame: pd.DataFrame) -> str:
-        frame.to_csv(staging / name, index=False)
-        files[name] = True
-        return name
-
-    cfg = result.cfg
-    csv("observations_residuals.csv", primary.residual_table())
-    stats = primary.statistics()
-    csv("fit_statistics.csv", stats)
-    csv("parameters.csv", primary.parameter_summary)
-    draws_theta = (primary.joint or primary.bootstrap).theta
-    corr = pd.DataFrame(np.corrcoef(draws_theta, rowvar=False), index=primary.problem.names,
-                        columns=primary.problem.names)
-    corr.to_csv(staging / "correlation.csv")
-    csv("multistart.csv", _starts_frame(primary))
-    csv("noise.csv", _noise_frame(primary))
-    if primary.bootstrap is not None:
-        csv("bootstrap_draws.csv", pd.DataFrame(primary.bootstrap.theta, columns=primary.problem.names))
-    structural_table = None
-    if primary.structural is not None:
-        structural_table = structural_summary(cfg, primary.structural)
-        csv("structural_posterior.csv", structural_table)
-        csv("structural_steps.csv", primary.structural.steps_frame())
-        particles = pd.DataFrame(primary.structural.u, columns=list(primary.structural.prior.names))
-        particles["profile_cost"] = primary.structural.cost
-        csv("structural_particles.csv", particles)
-        csv("parameters_conditional.csv", primary.summary)
-        names, draws = primary.draws()
-        joint = pd.DataFrame(draws, columns=names)
-        joint["particle"] = primary.joint.particle
-        csv("joint_draws.csv", joint)
-        full = pd.DataFrame(np.corrcoef(draws, rowvar=False), index=names, columns=names)
-        full.to_csv(staging / "correlation_joint.csv")
-    csv("trajectories.csv", result.trajectories)
-    alt = result.alternative
-    if alt is not None:
-        csv("alternative_observations_residuals.csv", alt.residual_table())
-        csv("alternative_fit_statistics.csv", alt.statistics())
-        if alt.summary is not None:
-            csv("alternative_parameters.csv", alt.summary)
-        csv("alternative_multistart.csv", _starts_frame(alt))
-    ho = result.holdout
-    if ho is not None:
-        csv("holdout_forecasts.csv", ho.table)
-        csv("holdout_errors.csv", ho.errors)
-        csv("holdout_training.csv", ho.training)
-        if ho.fit.parameter_summary is not None:
-            csv("holdout_parameters.csv", ho.fit.parameter_summary)
-        if ho.fit.structural is not None:
-            csv("holdout_structural_posterior.csv", structural_summary(cfg, ho.fit.structural))
-        if ho.band is not None:
-            csv("holdout_band.csv", ho.band)
-    if plots:
-        _plot_fit(primary, staging / "fit_residuals.png")
-        _plot_trajectories(result, staging / "trajectories.png")
-        _plot_draws(primary, staging / "parameter_draws.png")
-        if structural_table is not None:
-            _plot_structural(primary, structural_table, staging / "structural_posterior.png")
-        if alt is not None:
-            _plot_fit(alt, staging / "alternative_fit_residuals.png")
-        if ho is not None:
-            _plot_holdout(result, staging / "holdout.png")
-    (staging / "report.md").write_text(_report_text(result, stats, corr, units, plots, structural_table),
-                                       encoding="utf-8")
-    return sorted(p.name for p in staging.iterdir())
-
-
-def _report_text(result: CalibrationResult, stats: pd.DataFrame, corr: pd.DataFrame, units: dict,
-                 plots: bool, structural_table: pd.DataFrame | None = None) -> str:
+    stats, corr, units, structural_table = tables.stats, tables.corr, tables.units, tables.structural
     cfg = result.cfg
     primary = result.primary
     ms = primary.multistart
@@ -421,7 +113,7 @@ def _report_text(result: CalibrationResult, stats: pd.DataFrame, corr: pd.DataFr
         f"({primary.noise.iterations} rounds), with the structural parameters at their .mdl values. Fixed series: "
         "justified values from `scenarios/calibrate.yaml`.",
         "",
-        markdown_table(_noise_frame(primary)),
+        markdown_table(noise_frame(primary)),
         "",
         "## Multistart",
         "",
@@ -430,7 +122,7 @@ def _report_text(result: CalibrationResult, stats: pd.DataFrame, corr: pd.DataFr
         f"{ms.best.cost:.6g}** (relative tolerance {ms.cost_tolerance:g}); the largest distance of an agreeing "
         f"solution from the best is {ms.max_spread.max():.2e} of a parameter's range.",
         "",
-        markdown_table(_starts_frame(primary)[["start", "cost", "agrees_with_best", "nfev"]]),
+        markdown_table(starts_frame(primary)[["start", "cost", "agrees_with_best", "nfev"]]),
         "",
     ]
     if primary.structural is not None:
@@ -667,33 +359,3 @@ def _holdout_section(result: CalibrationResult, plots: bool) -> list[str]:
         lines += ["![out-of-sample](holdout.png)", ""]
     return lines
 
-
-def write_archive(result: CalibrationResult, final_dir: str | Path, spec, *, overrides: Sequence[str] = (),
-                  parameter_text: "ParameterFileText | None" = None, plots: bool = True) -> Path:
-    """Write the whole archive atomically into ``final_dir`` and return it."""
-    final_dir = Path(final_dir)
-    with staged_archive(final_dir) as staging:
-        write_report(result, staging, spec, plots=plots)
-        (staging / "config.yaml").write_text(OmegaConf.to_yaml(result.cfg), encoding="utf-8")
-        if parameter_text is not None:
-            (staging / "calibrated_parameters.yaml").write_text(parameter_text.yaml, encoding="utf-8")
-            (staging / "calibrated_draws.csv").write_text(parameter_text.draws_csv, encoding="utf-8")
-        manifest = build_manifest(
-            kind="calibration", overrides=list(overrides), seed=int(result.cfg.uncertainty.seed),
-            wall_time_s=result.wall_time_s,
-            inputs={"model": MODEL_PATH, "data": result.data_path,
-                    "calibration_config": CALIBRATE_CONFIG},
-            extra={"calibration": {
-                "engine": str(result.cfg.engine.name), "approach": str(result.cfg.observation.approach),
-                "fit_seed": int(result.cfg.fit.seed), "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
-                "params": result.primary.params,
-                "observation_noise": result.observation_noise,
-                "structural": None if result.primary.structural is None else {
-                    "particles": result.primary.structural.n_particles,
-                    "prior_sir_ess": result.primary.structural.prior_sir_ess,
-                    "final_step_ess": result.primary.structural.final_ess,
-                    "seed": int(result.cfg.uncertainty.structural.seed)},
-            }},
-        )
-        finalize_manifest(staging, json.loads(json.dumps(manifest, default=float)))
-    return final_dir
