@@ -55,6 +55,26 @@ MOMENT_SD = 0.05       # [column sd] column means of the draws
 SD_RTOL = 0.05         # column standard deviations of the draws, relative
 MEDIAN_RANGE = 0.05    # [share of the prior range] structural point estimates
 NOISE_RTOL = 1e-6      # estimated observation noise, relative
+#: Every file of the archive with the default settings (structural posterior, the other observation
+#: model and the out-of-sample check enabled, plots on), besides manifest.json.
+ARCHIVE_FILES = {
+    "report.md", "config.yaml", "calibrated_parameters.yaml", "calibrated_draws.csv",
+    # the primary fit
+    "observations_residuals.csv", "fit_statistics.csv", "parameters.csv", "correlation.csv", "multistart.csv",
+    "noise.csv", "bootstrap_draws.csv", "trajectories.csv",
+    # its structural posterior and joint draws
+    "structural_posterior.csv", "structural_steps.csv", "structural_particles.csv", "parameters_conditional.csv",
+    "joint_draws.csv", "correlation_joint.csv",
+    # the other observation model
+    "alternative_observations_residuals.csv", "alternative_fit_statistics.csv", "alternative_parameters.csv",
+    "alternative_multistart.csv",
+    # the out-of-sample check
+    "holdout_forecasts.csv", "holdout_errors.csv", "holdout_training.csv", "holdout_parameters.csv",
+    "holdout_structural_posterior.csv", "holdout_band.csv",
+    # the five figures (the fit figure twice: primary and alternative)
+    "fit_residuals.png", "alternative_fit_residuals.png", "trajectories.png", "holdout.png", "parameter_draws.png",
+    "structural_posterior.png",
+}
 
 
 def _ranges(names):
@@ -92,9 +112,8 @@ def test_command_writes_an_archive_and_reproduces_the_committed_parameter_file(t
     assert completed.returncode == 0, completed.stderr[-3000:]
     manifest = verify_archive(archive)
     assert manifest["kind"] == "calibration"
-    for name in ("report.md", "fit_statistics.csv", "parameters.csv", "correlation.csv",
-                 "holdout_errors.csv", "fit_residuals.png", "calibrated_parameters.yaml"):
-        assert (archive / name).is_file(), name
+    assert set(manifest["files"]) == ARCHIVE_FILES
+    assert sorted(p.name for p in archive.iterdir()) == sorted(ARCHIVE_FILES | {"manifest.json"})
     report = (archive / "report.md").read_text(encoding="utf-8")
     assert "## Out-of-sample check" in report and "Not identified by the data" in report
 

@@ -8,15 +8,23 @@ hold within the confidence intervals, the estimate is reproducible from its seed
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pytest
 
 from analysis.levers import LEVERS
-from analysis.sensitivity import (GROUPS, SensitivityError, convergence_rows, indices_rows, main,
-                                  run_sensitivity)
+from analysis.sensitivity import (GROUPS, SensitivityError, compose_scenario, convergence_rows, indices_rows,
+                                  main, run_sensitivity, write_archive)
 from analysis.sobol import analyze, design_rows, ishigami, ishigami_indices, unit_design
 from base.archive import verify_archive
+from base.paths import REPO_ROOT
+
+#: Every file of a sensitivity archive with plots (besides manifest.json), for the years 2025 and 2035.
+ARCHIVE_FILES = {"sobol_indices.csv", "convergence.csv", "factors.csv", "sensitivity.md", "sobol_2035.png",
+                 "sobol_over_time.png"}
+#: Tables of numbers in the archive.
+ARCHIVE_TABLES = ("sobol_indices.csv", "convergence.csv", "factors.csv")
 
 #: Levers that act only after the end of 2020, so they cannot change anything simulated up to 2020.
 LEVERS_ACTING_AFTER_2020 = ("county_town_investment", "domestic_water_saving_2025", "leakage_target",
@@ -80,8 +88,6 @@ def test_bad_design_sizes_and_outputs_are_refused():
 @pytest.fixture(scope="module")
 def baseline_config():
     """The baseline with the calibrated draws, composed once (composition takes seconds)."""
-    from analysis.sensitivity import compose_scenario
-
     return compose_scenario("baseline", "default")
 
 
@@ -137,8 +143,6 @@ def test_reproducible_from_the_seed(model_result, baseline_config):
 
 
 def test_scenario_parameters_stay_fixed():
-    from analysis.sensitivity import compose_scenario
-
     cfg = compose_scenario("demographic_pessimism", "default")
     named = set(cfg.scenario.params)
     drawn = set(cfg.calibrated.uncertainty.parameters)
@@ -164,6 +168,31 @@ def test_bad_options_are_clear_errors(kwargs, message):
         run_sensitivity(**options)
 
 
+def _numbers(path):
+    """The cells of a CSV table: floats where they parse, else the text."""
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    return [[_number(cell) for cell in row] for row in rows]
+
+
+def _number(cell):
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
+
+
+def _assert_same_tables(first, second):
+    a, b = _numbers(first), _numbers(second)
+    assert [len(row) for row in a] == [len(row) for row in b], first.name
+    for row_a, row_b in zip(a, b):
+        for x, y in zip(row_a, row_b):
+            if isinstance(x, float) and isinstance(y, float):
+                assert x == pytest.approx(y, rel=1e-12, abs=1e-14, nan_ok=True), (first.name, row_a[:3])
+            else:
+                assert x == y, (first.name, row_a[:3])
+
+
 def test_the_command_writes_a_verifiable_archive(tmp_path, capsys):
     out = tmp_path / "sens"
     code = main(["--n", "16", "--groups", "levers", "--calibrated", "none",
@@ -172,9 +201,8 @@ def test_the_command_writes_a_verifiable_archive(tmp_path, capsys):
     assert code == 0
     manifest = verify_archive(out)
     assert manifest["kind"] == "sensitivity" and manifest["seed"] == 20211122
-    for name in ("sobol_indices.csv", "convergence.csv", "factors.csv", "sensitivity.md",
-                 "sobol_2035.png", "sobol_over_time.png"):
-        assert name in manifest["files"], name
+    assert set(manifest["files"]) == ARCHIVE_FILES
+    assert sorted(p.name for p in out.iterdir()) == sorted(ARCHIVE_FILES | {"manifest.json"})
     with open(out / "sobol_indices.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     # one row per (output, year, lever): every lever of the registry is a factor
@@ -183,6 +211,21 @@ def test_the_command_writes_a_verifiable_archive(tmp_path, capsys):
     assert main(["--n", "16", "--groups", "levers", "--calibrated", "none", "--out", str(out)]) == 2, \
         "refuses to overwrite"
     assert "already exists" in capsys.readouterr().err
+
+    # the archive says what made it: the settings and the ranges file of its manifest make it again
+    settings = manifest["settings"]
+    again = run_sensitivity(scenario=settings["scenario"], calibrated=settings["calibrated"], n=settings["n"],
+                            seed=settings["seed"], groups=settings["groups"], outputs=settings["outputs"],
+                            years=settings["years"], resamples=settings["resamples"],
+                            ranges=REPO_ROOT / manifest["inputs"]["ranges"]["path"],
+                            config_overrides=settings["config_overrides"])
+    second = write_archive(again, tmp_path / "again", wall_time_s=0.0)
+    assert set(verify_archive(second)["files"]) == ARCHIVE_FILES
+    for name in ARCHIVE_TABLES:
+        _assert_same_tables(out / name, second / name)
+    timing = re.compile(r"\d+\.\d s")  # wall times in the set-up paragraph
+    assert (timing.sub("", (out / "sensitivity.md").read_text(encoding="utf-8"))
+            == timing.sub("", (second / "sensitivity.md").read_text(encoding="utf-8")))
 
 
 def test_all_groups_are_known():
