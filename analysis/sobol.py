@@ -10,7 +10,6 @@ intervals, seeded.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -113,14 +112,12 @@ def analyze(names: Sequence[str], outputs: np.ndarray, seed: int, *, resamples: 
         nan = np.full(d, np.nan)
         return SobolIndices(names, nan, nan, nan, nan, n, variance)
     problem = {"num_vars": d, "names": list(names), "bounds": [[0.0, 1.0]] * d}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = sobol_analyze.analyze(problem, outputs, calc_second_order=False,
-                                       num_resamples=resamples, conf_level=conf_level,
-                                       # SALib 1.6 tests `if seed:`, so seed 0 would leave the bootstrap
-                                       # unseeded; a Generator is always truthy and, made from the same
-                                       # integer, gives SALib the stream it makes itself for seed != 0
-                                       seed=np.random.default_rng(seed))
+    result = sobol_analyze.analyze(problem, outputs, calc_second_order=False,
+                                   num_resamples=resamples, conf_level=conf_level,
+                                   # SALib 1.6 tests `if seed:`, so seed 0 would leave the bootstrap
+                                   # unseeded; a Generator is always truthy and, made from the same
+                                   # integer, gives SALib the stream it makes itself for seed != 0
+                                   seed=np.random.default_rng(seed))
     return SobolIndices(names, np.asarray(result["S1"]), np.asarray(result["S1_conf"]),
                         np.asarray(result["ST"]), np.asarray(result["ST_conf"]), n, variance)
 

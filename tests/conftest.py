@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,6 @@ if str(ROOT) not in sys.path:
 # Tests never write into the user's cache: a per-session cache directory keeps runs independent.
 os.environ.setdefault("IMSIM_CACHE_DIR", str(ROOT / ".pytest_cache" / "imsim-cache"))
 os.environ.setdefault("MPLBACKEND", "Agg")
-warnings.filterwarnings("ignore", category=DeprecationWarning)
-warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 @pytest.fixture(scope="session")
