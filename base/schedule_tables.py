@@ -1,0 +1,171 @@
+"""The schedule tables of the population chain, written into a ``.mdl`` from :mod:`base.demography`
+and :mod:`base.census` (so the equations and the Python schedules cannot drift apart).
+
+The tables form the group ``.Schedules`` of the model: from its header to the next group header
+(or the end of the equations). ``python -m base.schedule_tables PATH`` rewrites that group in place;
+``--check`` only reports whether it is up to date (exit status 1 if not). The tests call
+:func:`check_model`.
+
+Tables (each from one function, so the ``.mdl`` comment names it):
+
+* ``fertility shape[age]`` [1/Year, per mille]: :func:`base.demography.asfr` at TFR 1, x 1000 (sums
+  to 1000 over the cells);
+* ``reference hazard[age]`` [1/Year, per mille]: :func:`base.demography.reference_hazard` (Siler,
+  level 1), x 1000;
+* ``mortality level lookup`` [Dmnl] of e0 [Year]: the level of :func:`base.demography.life_table` at
+  e0 = ``E0_FIRST``, ``E0_FIRST + E0_STEP``, ... ``E0_LAST`` (linear interpolation between them);
+* ``migration profile[age]`` [Dmnl]: :func:`base.demography.migration_profile` weighted by the initial
+  population (so a rate ``r`` is the population-weighted mean rate at the start);
+* ``initial population[age, sex, residence]`` [persons]: :func:`base.census.census_2020`;
+* ``first age indicator[age]``, ``old age indicator[age]``: definitions;
+* ``population shifted[age, sex, residence]``: the cohort shift, one equation per cell (the
+  vectorized engine has no subscript mappings, and one equation per cell is plain Vensim).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import census, demography as demo
+
+E0_FIRST = 60.0
+E0_STEP = 0.25
+E0_LAST = 95.0
+PER_MILLE = 1000.0
+HEADER = "********************************************************"
+GROUP = ".Schedules"
+
+
+#: Decimals written for the table entries. PySD 3.14.3 writes constant arrays and lookup points into
+#: its Python translation with 8 decimals (fixed notation), so the tables are scaled to values >= ~0.1
+#: (rates per mille) and rounded to 8 decimals here: both engines then read identical numbers.
+DECIMALS = 8
+
+
+def _number(v: float) -> str:
+    text = f"{round(float(v), DECIMALS):.{DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _row(values) -> str:
+    return ", ".join(_number(v) for v in values)
+
+
+def _table(rows) -> str:
+    return ";\n\t".join(_row(row) for row in rows) + ";"
+
+
+def tables(initial: census.AgeStructure | None = None) -> dict[str, np.ndarray]:
+    """The numbers of every table, by ``.mdl`` variable name (arrays in the variable's dims)."""
+    initial = census.census_2020() if initial is None else initial
+    grid = np.arange(E0_FIRST, E0_LAST + E0_STEP / 2, E0_STEP)
+    return {
+        "fertility shape": demo.asfr(1.0) * PER_MILLE,
+        "reference hazard": demo.reference_hazard() * PER_MILLE,
+        "mortality level lookup": np.column_stack([grid, [demo.life_table(e0).level for e0 in grid]]),
+        "migration profile": demo.migration_profile(initial.counts.sum(axis=(1, 2))),
+        "initial population": initial.counts,
+        "first age indicator": (demo.AGE_LOWER == 0).astype(float),
+        "old age indicator": (demo.AGE_LOWER >= 65).astype(float),
+    }
+
+
+def _shift_equations() -> str:
+    lines = ["population shifted[a0, sex, residence]=\n\t0 ~~|\n"]
+    for c in range(1, demo.N_AGE - 1):
+        lines.append(f"population shifted[a{c}, sex, residence]=\n\tpopulation[a{c - 1}, sex, residence] ~~|\n")
+    last = demo.N_AGE - 1
+    lines.append(f"population shifted[a{last}, sex, residence]=\n\tpopulation[a{last - 1}, sex, residence]"
+                 f"+population[a{last}, sex, residence]\n\t~\tpersons\n\t~\tThe population after the year-end "
+                 f"cohort shift: each cell receives the one below; the\n\t\topen cell a{last} keeps its own.\n\t|\n\n")
+    return "".join(lines)
+
+
+def render(values: dict[str, np.ndarray] | None = None) -> str:
+    """The text of the ``.Schedules`` group."""
+    values = tables() if values is None else values
+    out = [f"{HEADER}\n\t{GROUP}\n{HEADER}~\n"
+           "\t\tSchedule tables and the cohort shift, written by python -m base.schedule_tables from\n"
+           "\t\tbase/demography.py and base/census.py (do not edit by hand; tests/test_population_chain.py\n"
+           "\t\tchecks them).\n\t|\n\n"]
+
+    def entry(name, body, unit, comment):
+        out.append(f"{name}=\n\t{body}\n\t~\t{unit}\n\t~\t{comment}\n\t|\n\n")
+
+    entry("fertility shape[age]", _row(values["fertility shape"]), "1/Year",
+          "Assumption: Hadwiger age pattern of fertility per cell, per mille (base.demography.asfr at\n"
+          "\t\tTFR 1 x 1000; parameters and ranges in base.demography.ASSUMPTIONS); the sum is 1000.")
+    entry("reference hazard[age]", _row(values["reference hazard"]), "1/Year",
+          "Assumption: Siler hazard of death per cell at level 1, per mille\n"
+          "\t\t(base.demography.reference_hazard x 1000; shape parameters and ranges in\n"
+          "\t\tbase.demography.ASSUMPTIONS).")
+    points = ",".join(f"({_number(x)},{_number(y)})" for x, y in values["mortality level lookup"])
+    low, high = values["mortality level lookup"][[0, -1], 1]
+    out.append(f"mortality level lookup(\n\t[({E0_FIRST:g},0)-({E0_LAST:g},{np.ceil(low):g})],{points})\n"
+               "\t~\tDmnl\n\t~\tDerived: the proportional level of the reference hazard whose life table has the\n"
+               "\t\tlife expectancy at birth given as x (base.demography.life_table).\n\t|\n\n")
+    entry("migration profile[age]", _row(values["migration profile"]), "Dmnl",
+          "Assumption: Rogers-Castro age profile of migration (base.demography.migration_profile),\n"
+          "\t\tnormalised to a mean of 1 over the initial population.")
+    counts = values["initial population"]
+    for k, residence in enumerate(("rural", "nonhukou", "hukou")):
+        body = _table(counts[:, :, k])
+        out.append(f"initial population[age, sex, {residence}]=\n\t{body}"
+                   + (" ~~|\n" if k < 2 else
+                      "\n\t~\tpersons\n\t~\tSource: derived from the 2020 census (1 November) by "
+                      "base.census.census_2020: 10-year\n\t\tgroups ungrouped, split by sex and residence "
+                      "(method and assumptions in base/census.py).\n\t|\n\n"))
+    entry("first age indicator[age]", _row(values["first age indicator"]), "Dmnl",
+          "Source: definition: 1 for cell a0 (where births arrive), 0 elsewhere.")
+    entry("old age indicator[age]", _row(values["old age indicator"]), "Dmnl",
+          "Source: definition: 1 for the cells 65 and over.")
+    out.append(_shift_equations())
+    return "".join(out)
+
+
+def _group_span(text: str) -> tuple[int, int]:
+    match = re.search(r"\*{10,}\s*\n\s*\.Schedules\s*\n\*{10,}~", text)
+    if not match:
+        raise ValueError(f"the model has no group {GROUP}; add a group header '{GROUP}'")
+    following = re.compile(r"\*{10,}\s*\n\s*\.[^\n]+\n\*{10,}~|\\\\\\---///")
+    after = following.search(text, match.end())
+    return match.start(), (after.start() if after else len(text))
+
+
+def write_model(path: Path) -> bool:
+    """Rewrite the ``.Schedules`` group of ``path``; True if the file changed."""
+    text = Path(path).read_text(encoding="utf-8")
+    start, end = _group_span(text)
+    new = text[:start] + render() + text[end:]
+    if new != text:
+        Path(path).write_text(new, encoding="utf-8")
+    return new != text
+
+
+def check_model(path: Path) -> bool:
+    """Whether the ``.Schedules`` group of ``path`` is what :func:`render` writes now."""
+    text = Path(path).read_text(encoding="utf-8")
+    start, end = _group_span(text)
+    return text[start:end] == render()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m base.schedule_tables", description=__doc__.split("\n")[0])
+    parser.add_argument("model", type=Path, help="the .mdl whose .Schedules group to write")
+    parser.add_argument("--check", action="store_true", help="only check, exit 1 if out of date")
+    args = parser.parse_args(argv)
+    if args.check:
+        ok = check_model(args.model)
+        print(f"{args.model}: schedule tables {'up to date' if ok else 'OUT OF DATE'}")
+        return 0 if ok else 1
+    changed = write_model(args.model)
+    print(f"{args.model}: schedule tables {'written' if changed else 'already up to date'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

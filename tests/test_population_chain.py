@@ -1,0 +1,210 @@
+"""The population chain (tests/models/population_chain.mdl): single years of age x sex x residence
+with an exact cohort shift, births from ASFR x TFR, deaths from a life table anchored on e0,
+Rogers-Castro migration and registered-population accounting.
+
+Checked here: the schedule tables are those of base/demography.py and base/census.py; PySD and the
+vectorized engine agree; the population balance is exact; no stock goes negative under extreme
+rates; the cohort shift has no dispersion; a plain Leslie projection with the same rates agrees
+within the Euler error of the chain's within-year flows (first order in the time step).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from base import census, demography as demo, schedule_tables
+from model.vectorized import VectorizedModel
+from test_vectorized import PySDReference, assert_agree
+
+MODEL = Path(__file__).parent / "models" / "population_chain.mdl"
+SEED = 20261202
+#: Rates the Leslie benchmark uses (the same in every residence, so residence does not matter).
+BENCHMARK_RATE = 0.006
+BENCHMARK = {"out_migration_rate": np.full(3, BENCHMARK_RATE), "tfr_residence_ratio": np.ones(3)}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return VectorizedModel.from_mdl(MODEL)
+
+
+def test_schedule_tables_are_those_of_the_python_schedules():
+    assert schedule_tables.check_model(MODEL), (
+        "tests/models/population_chain.mdl is out of date: run "
+        "python -m base.schedule_tables tests/models/population_chain.mdl")
+
+
+def test_pysd_and_vectorized_agree(engine):
+    reference = PySDReference(MODEL, engine)
+    columns = [n for n, v in engine.variables.items() if v.kind in ("stock", "auxiliary", "constant")]
+    rng = np.random.default_rng(SEED)
+    params = {"tfr_2015": rng.uniform(0.9, 1.8), "e0_trend": rng.uniform(0.0, 0.5),
+              "out_migration_rate": rng.uniform(0.0, 0.03, size=3),
+              "rural_to_urban_migration_rate": rng.uniform(0.0, 0.08),
+              "hukou_transfer_time": rng.uniform(3, 30)}
+    for case in (params,):  # one PySD run (~10 s); the defaults are the other tests' case
+        times, expected = reference.run(case, columns, final_time=2030)
+        result = engine.run(case, return_columns=columns, final_time=2030)
+        np.testing.assert_array_equal(result.time, times)
+        for name in columns:
+            assert_agree(expected[name], result[name][:, 0], name)
+
+
+def _every_step(engine, params=None, final_time=2030.0, **control):
+    dt = control.pop("time_step", 0.25)
+    names = ["population", "births_by_age", "ageing_in", "ageing_out", "deaths", "internal_migration",
+             "out_migration", "total_population", "total_births", "total_deaths", "total_out_migration",
+             "registered_absent_rural", "registered_absent_urban", "rural_hukou_out_migration",
+             "urban_hukou_out_migration", "absent_rural_transfers", "absent_urban_transfers"]
+    result = engine.run(params or {}, return_columns=names, final_time=final_time, time_step=dt,
+                        saveper=dt)
+    return dt, {name: result[name][:, 0] for name in names}
+
+
+def test_population_balance_is_exact(engine):
+    dt, r = _every_step(engine)
+    scale = r["total_population"].max()
+    change = np.diff(r["total_population"].ravel())
+    flows = dt * (r["total_births"] - r["total_deaths"] - r["total_out_migration"]).ravel()[:-1]
+    np.testing.assert_allclose(change, flows, rtol=0, atol=1e-10 * scale)
+    # the cohort shift and the moves inside the region conserve people
+    np.testing.assert_allclose(r["ageing_in"].sum(axis=(1, 2, 3)), r["ageing_out"].sum(axis=(1, 2, 3)),
+                               rtol=0, atol=1e-10 * scale / dt)
+    np.testing.assert_allclose(r["internal_migration"].sum(axis=(1, 2, 3)), 0.0, atol=1e-10 * scale)
+    # every cell changes by its flows
+    cell_flows = (r["births_by_age"] + r["ageing_in"] - r["ageing_out"] - r["deaths"]
+                  + r["internal_migration"] - r["out_migration"])
+    np.testing.assert_allclose(np.diff(r["population"], axis=0), dt * cell_flows[:-1], rtol=0,
+                               atol=1e-10 * scale)
+    # births arrive in the first cell only
+    assert np.all(r["births_by_age"][:, 1:] == 0)
+    # the registered-but-absent stocks change by their flows
+    for stock, inflow, outflow in (("rural", "rural_hukou_out_migration", "absent_rural_transfers"),
+                                   ("urban", "urban_hukou_out_migration", "absent_urban_transfers")):
+        np.testing.assert_allclose(np.diff(r[f"registered_absent_{stock}"].ravel()),
+                                   dt * (r[inflow] - r[outflow]).ravel()[:-1], rtol=1e-12)
+
+
+def test_cohort_shift_has_no_dispersion(engine):
+    """One cohort, no births: after k years every survivor is exactly k cells higher."""
+    initial = np.zeros((demo.N_AGE, 2, 3))
+    initial[30, 1, 2] = 1e6
+    params = {"initial_population": initial, "tfr_2015": 0.0, "out_migration_rate": np.zeros(3),
+              "rural_to_urban_migration_rate": 0.0, "settlement_rate": 0.0, "reclassification_rate": 0.0}
+    result = engine.run(params, return_columns=["population"], final_time=2035)
+    population = result["population"][:, 0]
+    for k in range(16):
+        cells = population[k].sum(axis=(1, 2))
+        assert cells[30 + k] > 0.9e6
+        assert np.all(np.delete(cells, 30 + k) == 0), f"year {k}: people outside cell {30 + k}"
+
+
+def test_no_negative_stocks_under_extreme_rates(engine):
+    params = {"out_migration_rate": np.full(3, 5.0), "rural_to_urban_migration_rate": 5.0,
+              "settlement_rate": 5.0, "reclassification_rate": 5.0, "e0_2015": 60.0, "e0_trend": 0.0,
+              "tfr_2015": 0.0}
+    names = ["population", "registered_absent_rural", "registered_absent_urban", "outflow_limit"]
+    result = engine.run(params, return_columns=names, time_step=0.25)
+    for name in names[:3]:
+        assert np.all(result[name] >= 0), name
+    assert result["outflow_limit"].min() < 1  # the limit acted
+    assert np.isfinite(result["population"]).all()
+
+
+def test_registered_accounting_without_absent_people(engine):
+    """No out-migration, nobody absent, every non-hukou resident local: the registered population is
+    the resident one and the official hukou rate equals the resident hukou share."""
+    params = {"out_migration_rate": np.zeros(3), "initial_registered_absent_rural": 0.0,
+              "initial_registered_absent_urban": 0.0, "local_origin_share": 1.0}
+    result = engine.run(params, return_columns=["registered_population", "total_population",
+                                                 "official_hukou_urbanization_rate",
+                                                 "resident_hukou_share"])
+    np.testing.assert_allclose(result["registered_population"], result["total_population"], rtol=1e-12)
+    np.testing.assert_allclose(result["official_hukou_urbanization_rate"], result["resident_hukou_share"],
+                               rtol=1e-12)
+
+
+def test_out_migrants_keep_their_hukou_so_the_official_rate_differs(engine):
+    result = engine.run({}, return_columns=["registered_population", "total_population",
+                                             "official_hukou_urbanization_rate", "resident_hukou_share"])
+    assert np.all(result["registered_population"][1:] > result["total_population"][1:])
+    assert not np.allclose(result["official_hukou_urbanization_rate"], result["resident_hukou_share"])
+
+
+# ------------------------------------------------------------------------------ Leslie benchmark
+def leslie_projection(params: dict, years: int, rate: float) -> dict:
+    """A plain cohort-component (Leslie) projection in yearly steps with the chain's schedules.
+
+    Year by year: survivors of cell c move to cell c + 1 (the open cell keeps its own) with survival
+    ``exp(-(h + rate * profile))`` of the destination cell; births = TFR x sum(ASFR x women's
+    exposure), the exposure of a cell being ``shifted * (1 - exp(-H)) / H``; a year's births, spread
+    evenly over it, survive to its end with ``(1 - exp(-H0)) / H0``. TFR and e0 at mid-year.
+    Returns totals, 65+ shares and, per year, the Euler error indicators ``sum(P * H**2) / 2 / P``
+    over all cells and over the cells 65+ [1/Year].
+    """
+    pop = census.census_2020().counts.sum(axis=2)
+    profile = demo.migration_profile(pop.sum(axis=1))
+    fertility = demo.asfr(1.0)
+    srb = params["sex_ratio_at_birth"]
+    shares = (srb / (1 + srb), 1 / (1 + srb))
+    totals, old, euler, euler_old = [pop.sum()], [pop[65:].sum() / pop.sum()], [], []
+    for year in range(years):
+        s = 2020.5 + year - 2015
+        catch_up = params["two_child_catch_up_time"]
+        tfr = (params["tfr_2015"] * np.exp(params["tfr_trend"] * s)
+               * (1 + params["two_child_catch_up_peak"] * s / catch_up * np.exp(1 - s / catch_up)))
+        e0 = params["e0_2015"] + params["e0_trend"] * s
+        gap = params["e0_sex_gap"]
+        hazards = [demo.life_table(e0 - gap / (1 + srb)).hazard + rate * profile,
+                   demo.life_table(e0 + gap * srb / (1 + srb)).hazard + rate * profile]
+        new = np.zeros_like(pop)
+        births = 0.0
+        indicator = indicator_old = 0.0
+        for j, total_hazard in enumerate(hazards):
+            shifted = np.concatenate(([0.0], pop[:-2, j], [pop[-2, j] + pop[-1, j]]))
+            new[:, j] = shifted * np.exp(-total_hazard)
+            indicator += (shifted * total_hazard ** 2).sum() / 2
+            indicator_old += (shifted * total_hazard ** 2)[65:].sum() / 2
+            if j == 1:
+                births = tfr * (fertility * shifted * -np.expm1(-total_hazard) / total_hazard).sum()
+        for j, total_hazard in enumerate(hazards):
+            new[0, j] = births * shares[j] * -np.expm1(-total_hazard[0]) / total_hazard[0]
+        pop = new
+        totals.append(pop.sum())
+        old.append(pop[65:].sum() / pop.sum())
+        euler.append(indicator / pop.sum())
+        euler_old.append(indicator_old / pop[65:].sum())
+    return {"total": np.array(totals), "share_65": np.array(old), "euler": np.array(euler),
+            "euler_old": np.array(euler_old)}
+
+
+def test_leslie_benchmark(engine):
+    """The chain is the Leslie projection plus the Euler error of its within-year flows.
+
+    Euler's step multiplies a cell by ``1 - H dt`` instead of ``exp(-H dt)``: over a year the
+    survivors are off by about ``H**2 dt / 2`` (relative), so after Y years a count is off by about
+    ``sum over the years of (sum(P H**2) / 2 / P) * dt`` -- the tolerance, computed from the rates
+    (over all cells for the total; over the cells 65+ for their count, so the 65+ share is off by at
+    most ``share * (both relative bounds)``). The error is first order: halving dt halves it
+    (Richardson ratio 2 within 10 %).
+    """
+    defaults = engine.parameters
+    years = 15
+    leslie = leslie_projection(defaults, years, BENCHMARK_RATE)
+    errors = {}
+    for dt in (0.25, 0.125):
+        result = engine.run(BENCHMARK, return_columns=["total_population", "share_65_plus"],
+                            final_time=2020 + years, time_step=dt)
+        total = result["total_population"][:, 0].ravel()
+        errors[dt] = (np.abs(total / leslie["total"] - 1), np.abs(result["share_65_plus"][:, 0].ravel()
+                                                                   - leslie["share_65"]))
+        bound = np.cumsum(leslie["euler"]) * dt
+        bound_old = np.cumsum(leslie["euler_old"]) * dt
+        assert np.all(errors[dt][0][1:] <= bound), (dt, errors[dt][0][1:], bound)
+        share_bound = leslie["share_65"][1:] * (bound + bound_old)
+        assert np.all(errors[dt][1][1:] <= share_bound), (dt, errors[dt][1][1:], share_bound)
+    for k in (0, 1):
+        ratio = errors[0.25][k][-1] / errors[0.125][k][-1]
+        assert 1.8 < ratio < 2.2, ("first-order convergence", k, ratio)
