@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from base import census, demography as demo, schedule_tables
+from calibration import backcast
 from model.vectorized import VectorizedModel
 from test_vectorized import PySDReference, assert_agree
 
@@ -208,3 +209,16 @@ def test_leslie_benchmark(engine):
     for k in (0, 1):
         ratio = errors[0.25][k][-1] / errors[0.125][k][-1]
         assert 1.8 < ratio < 2.2, ("first-order convergence", k, ratio)
+
+
+def test_backcast_from_2010_reproduces_its_fitted_targets(engine):
+    """calibration.backcast fits three parameters to three targets; the 2020 age shares are left free
+    (they are reported by python -m calibration.backcast, not asserted: a target, not a test)."""
+    result = backcast.run_backcast(engine)
+    model, census_2020 = result.targets["population_2020"]
+    np.testing.assert_allclose(model, census_2020, rtol=1e-8)
+    births = [result.crude_birth_rate[year] for year in range(2015, 2020)]
+    np.testing.assert_allclose(np.mean(births), np.mean([7.72, 9.03, 9.47, 8.35, 8.23]), rtol=1e-6)
+    np.testing.assert_allclose(result.crude_birth_rate[2011], 8.9, rtol=1e-6)
+    assert 0.9 <= result.tfr_2015 <= 1.8  # inside the documented range of tfr 2015
+    assert all(0 < share < 1 for share in result.share_65.values())
