@@ -24,7 +24,13 @@ groups for 2020, both sexes** (plus 10-14, 15-19, 60-64, 65-69 and 90+), **broad
    the 2010-2020 mean life table (e0 of the mid-decade; 75+ as one group, split as in 2020) and raked to the 2010 census broad groups
    (0-14, 15-59, 60-64, 65+) and total, which absorbs the decade's net migration by broad age group.
 
-All counts are census counts as of 1 November [persons].
+5. **2015 by reverse survival** from 2020 (five years, by sex, e0 of mid-2018), scaled to the
+   census-basis total of the end of 2015 (24,364,822: log-linear between the censuses, the main
+   model's ``total population 2015``) and split by residence with the revised 2015 urbanization
+   (62.09 %) and the 2015 hukou rate (44.16 %). ``python -m calibration.backcast`` compares it with
+   the 2010 census run forward.
+
+All counts are census counts as of 1 November [persons] (2015: year-end).
 """
 from __future__ import annotations
 
@@ -52,6 +58,9 @@ RURAL_AGE_TILT = demo.Assumption(0.15, 0.0, 0.4, "Dmnl", "see the comment above"
 #: Life expectancy at birth used for the sex split and the reverse survival [Year]: 2010 census 74.44
 #: (confirmed); 2020 77.56 (UNVERIFIED, so the split only, which depends weakly on it).
 CENSUS_E0 = {2010: 74.44, 2020: 77.56}
+#: Census-basis population at the end of 2015 [persons]: log-linear interpolation between the 2010 and
+#: 2020 censuses (the main model's ``total population 2015``, whose comment gives the derivation).
+POPULATION_2015 = 24364822.0
 
 
 class CensusDataError(ValueError):
@@ -220,3 +229,25 @@ def census_2010() -> AgeStructure:
     urban = _need(figures, "census_urban_population", 2010) * 1e4
     hukou = _need(figures, "hukou_urbanization_rate_pct", 2010) / 100 * total
     return AgeStructure(2010, _residence_split(by_age_sex, total - urban, urban - hukou))
+
+
+def census_2015() -> AgeStructure:
+    """The end of 2015 by single year x sex x residence [persons] (module docstring, step 5)."""
+    later = census_2020().counts.sum(axis=2)  # (age, sex), 2020
+    n = demo.N_AGE
+    e0 = CENSUS_E0[2010] + 0.75 * (CENSUS_E0[2020] - CENSUS_E0[2010])  # mid-2018
+    by_sex = []
+    for j, sex_e0 in enumerate(demo.e0_by_sex(e0)):
+        hazard = demo.life_table(sex_e0).hazard
+        survival = np.array([np.exp(-hazard[np.minimum(np.arange(c + 1, c + 6), n - 1)].sum())
+                             for c in range(n)])
+        young = later[5:n - 1, j] / survival[:n - 6]
+        shape = later[n - 6:, j]
+        scale = later[-1, j] / (shape * survival[n - 6:]).sum()
+        by_sex.append(np.concatenate((young, shape * scale)))
+    by_age_sex = np.stack(by_sex, axis=1)
+    by_age_sex *= POPULATION_2015 / by_age_sex.sum()
+    figures = census_figures(2015)
+    urban = _need(figures, "urbanization_rate_pct_revised", 2015) / 100 * POPULATION_2015
+    hukou = _need(figures, "hukou_urbanization_rate_pct", 2015) / 100 * POPULATION_2015
+    return AgeStructure(2015, _residence_split(by_age_sex, POPULATION_2015 - urban, urban - hukou))

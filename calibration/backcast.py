@@ -50,6 +50,7 @@ class Backcast:
     crude_birth_rate: dict    # year -> per mille
     crude_death_rate: dict    # year -> per mille
     targets: dict             # name -> (model, observed)
+    check_2015: dict          # name -> (2010 run forward, 2020 reverse-survived: base.census.census_2015)
 
 
 def _observed() -> dict:
@@ -114,7 +115,13 @@ def run_backcast(engine: VectorizedModel | None = None) -> Backcast:
                "share_65_2020": (s65[2020], observed["share_65_2020"]),
                "share_0_14_2020": (s014[2020], observed["share_0_14_2020"]),
                "share_15_59_2020": (s1559[2020], observed["share_15_59_2020"])}
-    return Backcast(tfr_2015=float(fit.x[0]), tfr_trend=float(fit.x[2]), out_migration_factor=float(fit.x[1]),
+    reverse = census.census_2015()
+    row = 2015 - 2010
+    check_2015 = {"population": (float(total[row]), reverse.total),
+                  "share_0_14": (s014[2015], reverse.share(0, 15)),
+                  "share_15_59": (s1559[2015], reverse.share(15, 60)),
+                  "share_65": (s65[2015], reverse.share(65))}
+    return Backcast(check_2015=check_2015, tfr_2015=float(fit.x[0]), tfr_trend=float(fit.x[2]), out_migration_factor=float(fit.x[1]),
                     population={2010 + k: float(v) for k, v in enumerate(total)}, share_65=s65,
                     share_0_14=s014, share_15_59=s1559, crude_birth_rate=rates["cbr"],
                     crude_death_rate=rates["cdr"], targets=targets)
@@ -133,6 +140,12 @@ def main() -> None:
                   f" error {100 * (model - data):+.2f} pp")
         else:
             print(f"  {name}: back-cast {model:,.0f}, census {data:,.0f} (fitted)")
+    print("  2015: the 2010 census run forward against the 2020 census survived back (base.census.census_2015):")
+    for name, (forward, reverse) in result.check_2015.items():
+        if name == "population":
+            print(f"    population {forward:,.0f} vs {reverse:,.0f} ({100 * (forward / reverse - 1):+.2f} %)")
+        else:
+            print(f"    {name} {100 * forward:.2f} % vs {100 * reverse:.2f} % ({100 * (forward - reverse):+.2f} pp)")
     print("  year  population   CBR model  CBR bulletin  CDR model  CDR bulletin (per mille)")
     for year in range(2010, 2021):
         cbr = census.census_figures(year).get("birth_rate_permille", "")

@@ -106,3 +106,15 @@ def test_missing_census_figure_is_named(monkeypatch):
     del figures["census_pop_age_20_29"]
     with pytest.raises(census.CensusDataError, match="census_pop_age_20_29"):
         census.ungroup_2020(figures)
+
+
+def test_2015_state_by_reverse_survival_keeps_the_2015_totals():
+    state = census.census_2015()
+    figures = census.census_figures(2015)
+    assert np.all(state.counts >= 0)
+    np.testing.assert_allclose(state.total, census.POPULATION_2015, rtol=1e-12)
+    np.testing.assert_allclose(state.counts[:, :, 1:].sum() / state.total,
+                               figures["urbanization_rate_pct_revised"] / 100, rtol=1e-12)
+    np.testing.assert_allclose(state.counts[:, :, 2].sum() / state.total,
+                               figures["hukou_urbanization_rate_pct"] / 100, rtol=1e-12)
+    assert 0.0756 < state.share(65) < 0.1305  # between the 2010 and 2020 censuses
