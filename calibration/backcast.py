@@ -19,6 +19,7 @@ of the 2010 state. The crude death rates 2015-2019 of the back-cast are printed 
 """
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,11 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from base import census
+from base.fonts import bilingual
 from base.paths import REPO_ROOT
 from model.vectorized import VectorizedModel
+
+from .pyramid import pyramid_figure
 
 MODEL = REPO_ROOT / "tests" / "models" / "population_chain.mdl"
 SHIFT = 10  # model year = calendar year + SHIFT
@@ -51,6 +55,7 @@ class Backcast:
     crude_death_rate: dict    # year -> per mille
     targets: dict             # name -> (model, observed)
     check_2015: dict          # name -> (2010 run forward, 2020 reverse-survived: base.census.census_2015)
+    state_2020: np.ndarray    # (age, sex, residence) of the back-cast at the end of 2020 [persons]
 
 
 def _observed() -> dict:
@@ -121,13 +126,34 @@ def run_backcast(engine: VectorizedModel | None = None) -> Backcast:
                   "share_0_14": (s014[2015], reverse.share(0, 15)),
                   "share_15_59": (s1559[2015], reverse.share(15, 60)),
                   "share_65": (s65[2015], reverse.share(65))}
-    return Backcast(check_2015=check_2015, tfr_2015=float(fit.x[0]), tfr_trend=float(fit.x[2]), out_migration_factor=float(fit.x[1]),
+    state_2020 = engine.run({**fixed, "tfr_2015": fit.x[0], "tfr_trend": fit.x[2],
+                             "out_migration_rate": base_rates * fit.x[1]},
+                            return_columns=["population"], final_time=2020 + SHIFT)["population"][-1, 0]
+    return Backcast(check_2015=check_2015, state_2020=state_2020, tfr_2015=float(fit.x[0]), tfr_trend=float(fit.x[2]), out_migration_factor=float(fit.x[1]),
                     population={2010 + k: float(v) for k, v in enumerate(total)}, share_65=s65,
                     share_0_14=s014, share_15_59=s1559, crude_birth_rate=rates["cbr"],
                     crude_death_rate=rates["cdr"], targets=targets)
 
 
-def main() -> None:
+def project_2035(result: Backcast, engine: VectorizedModel | None = None) -> dict:
+    """The chain from the 2020 census to 2035 at the back-cast's rates, the TFR held at its 2020 level
+    (assumption: no trend after 2020; the fitted +2 %/yr offsets the shrinking cohorts of mothers of
+    2010-2020 and is not extrapolated) and e0 continuing its 2010-2020 trend."""
+    engine = VectorizedModel.from_mdl(MODEL) if engine is None else engine
+    tfr_2020 = result.tfr_2015 * np.exp(result.tfr_trend * 5)
+    params = {"tfr_2015": tfr_2020, "tfr_trend": 0.0, "e0_2015": 0.5 * (E0_2010 + E0_2020),
+              "e0_trend": (E0_2020 - E0_2010) / 10,
+              "out_migration_rate": np.asarray(engine.parameters["out_migration_rate"]) * result.out_migration_factor}
+    names = ["population", "total_population", "total_births", "total_deaths", "total_out_migration",
+             "share_65_plus", "official_hukou_urbanization_rate", "resident_hukou_share"]
+    run = engine.run(params, return_columns=names)
+    return {name: run[name][:, 0] for name in names}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m calibration.backcast", description=__doc__.split("\n")[0])
+    parser.add_argument("--plot", metavar="PNG", help="write the pyramids (2020 census, 2020 back-cast, 2035)")
+    args = parser.parse_args(argv)
     result = run_backcast()
     observed = _observed()
     print(f"Back-cast 2010 -> 2020 of the population chain ({Path(MODEL).name}):")
@@ -152,6 +178,21 @@ def main() -> None:
         cdr = census.census_figures(year).get("death_rate_permille", "")
         print(f"  {year}  {result.population[year]:11,.0f}  {result.crude_birth_rate[year]:6.2f}     {cbr:>6}"
               f"        {result.crude_death_rate[year]:6.2f}     {cdr:>6}")
+    projection = project_2035(result)
+    print("  Projection from the 2020 census at these rates (TFR held at its 2020 level, e0 +0.31/yr):")
+    print("  year  population   births   deaths  out-migr.  65+ %  hukou % (resident)  official %")
+    for year in (2020, 2025, 2030, 2035):
+        k = year - 2020
+        print(f"  {year}  {projection['total_population'][k]:10,.0f} {projection['total_births'][k]:8,.0f}"
+              f" {projection['total_deaths'][k]:8,.0f} {projection['total_out_migration'][k]:9,.0f}"
+              f"  {100 * projection['share_65_plus'][k]:5.2f}  {projection['resident_hukou_share'][k]:6.2f}"
+              f"              {projection['official_hukou_urbanization_rate'][k]:6.2f}")
+    if args.plot:
+        fig = pyramid_figure({bilingual("2020 census", "2020年普查"): census.census_2020().counts,
+                              bilingual("2020 back-cast from 2010", "2010年起回推"): result.state_2020,
+                              bilingual("2035 projection", "2035年预测"): projection["population"][-1]})
+        fig.savefig(args.plot, dpi=110)
+        print(f"  pyramids written to {args.plot}")
     print(json.dumps({"tfr_2015": result.tfr_2015, "tfr_trend": result.tfr_trend, "out_migration_factor": result.out_migration_factor,
                       **{f"{name}_error": model - data for name, (model, data) in result.targets.items()}}))
 

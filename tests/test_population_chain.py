@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from base import census, demography as demo, schedule_tables
-from calibration import backcast
+from calibration import backcast, pyramid
 from model.vectorized import VectorizedModel
 from test_vectorized import PySDReference, assert_agree
 
@@ -222,3 +222,15 @@ def test_backcast_from_2010_reproduces_its_fitted_targets(engine):
     np.testing.assert_allclose(result.crude_birth_rate[2011], 8.9, rtol=1e-6)
     assert 0.9 <= result.tfr_2015 <= 1.8  # inside the documented range of tfr 2015
     assert all(0 < share < 1 for share in result.share_65.values())
+
+
+def test_pyramid_figure_draws_every_group_sex_and_residence():
+    counts = census.census_2020().counts
+    fig = pyramid.pyramid_figure({"a": counts, "b": counts})
+    for ax in fig.axes:
+        assert len(ax.patches) == 19 * 2 * 3
+    grouped, labels = pyramid.five_year_groups(counts)
+    np.testing.assert_allclose(grouped.sum(), counts.sum(), rtol=1e-12)
+    assert labels[-1] == "90+"
+    with pytest.raises(ValueError, match="expected"):
+        pyramid.pyramid_figure({"bad": counts[:10]})
