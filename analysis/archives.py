@@ -21,6 +21,7 @@ import yaml
 
 from base.errors import InputError
 from base.archive import MANIFEST_NAME, STAGING_PATTERN, ArchiveError, sha256_of, verify_archive
+from simulator.sweep import first_command, missing_jobs, rerun_command
 
 #: Variables the comparison needs in ``ensemble.nc``.
 REQUIRED_ENSEMBLE_VARIABLES = (
@@ -119,8 +120,9 @@ def find_archives(paths: Iterable[str | Path]) -> list[Path]:
     ------
     ComparisonInputError
         If a path does not exist or is not a directory, a multirun directory holds an unfinished
-        job (a directory without manifest, or a staging directory left by a killed job), or no
-        archive is found at all.
+        job (a directory without manifest, or a staging directory left by a killed job), a job its
+        sweep record lists has no archive (named with how it ended and its log), or no archive is
+        found at all.
     """
     found: list[Path] = []
     paths = [Path(p) for p in paths]
@@ -139,6 +141,14 @@ def find_archives(paths: Iterable[str | Path]) -> list[Path]:
                     f"{path} is a '{kind}' archive, not a simulation run; pass the runs it was made from")
             found.append(path)
             continue
+        missing = missing_jobs(path)  # the jobs of a recorded sweep (simulator.sweep) not done
+        if missing:
+            command = first_command(path)
+            rerun = f"`{rerun_command(path, command)}`" if command else "the sweep's command"
+            raise ComparisonInputError(
+                f"{path}: {len(missing)} job(s) of this sweep have no complete archive; rerun {rerun} "
+                f"to redo only those (or pass the complete archives one by one):\n"
+                + "\n".join(job.describe() for job in missing))
         jobs = []
         for child in sorted(path.iterdir(), key=job_sort_key):
             if not child.is_dir():

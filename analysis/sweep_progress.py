@@ -100,6 +100,10 @@ class SweepProgressBar(Callback):
         self._thread.start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self.stop_drawing()
+
+    def stop_drawing(self) -> None:
+        """Draw the last state and stop (the launcher calls it before its final report; idempotent)."""
         if self._thread is None or self._stop is None:
             return
         self._stop.set()

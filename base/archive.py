@@ -45,6 +45,32 @@ class ArchiveError(RuntimeError):
 STAGING_PATTERN = re.compile(r"^\.(.+)\.partial-\d+$")
 
 
+#: Environment variable in which a sweep launcher hands its jobs the user's command (a JSON list): a
+#: job run in another process (a joblib worker, a SLURM task) records it instead of its own argv.
+COMMAND_ENV = "IMSIM_SWEEP_COMMAND"
+#: SLURM's variables recorded under ``"slurm"`` in the manifest of an archive made in a SLURM job.
+SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_CLUSTER_NAME",
+                   "SLURM_JOB_PARTITION")
+
+
+def invoking_command() -> list[str]:
+    """The command the user typed: the one a launcher handed down (``COMMAND_ENV``), else ``sys.argv``."""
+    with contextlib.suppress(ValueError, TypeError):
+        command = json.loads(os.environ.get(COMMAND_ENV) or "null")
+        if isinstance(command, list) and command:
+            return [str(part) for part in command]
+    return [sys.executable, *sys.argv]
+
+
+def slurm_job() -> dict[str, str] | None:
+    """Which SLURM job, array task and node this process runs in (``None`` outside SLURM)."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    record = {name: os.environ[name] for name in SLURM_VARIABLES if os.environ.get(name)}
+    record["node"] = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
+    return record
+
+
 def staging_name(name: str) -> str:
     """The staging directory name of archive ``name`` for this process (see ``STAGING_PATTERN``)."""
     return f".{name}.partial-{os.getpid()}"
@@ -156,7 +182,8 @@ def build_manifest(
     kind : str
         What made the archive (``"simulation"``, ``"calibration"``, ``"comparison"``...).
     command : sequence of str, optional
-        The full command line (default: ``sys.argv``).
+        The full command line (default: :func:`invoking_command`: the user's command, also in a
+        sweep job or SLURM task). In a SLURM job the manifest also records :func:`slurm_job`.
     overrides : sequence of str
         The Hydra overrides given on the command line.
     seed : int, optional
@@ -171,7 +198,7 @@ def build_manifest(
     manifest: dict[str, Any] = {
         "kind": kind,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": list(command if command is not None else [sys.executable, *sys.argv]),
+        "command": list(command if command is not None else invoking_command()),
         "overrides": list(overrides),
         "seed": seed,
         "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 3),
@@ -182,6 +209,8 @@ def build_manifest(
         "platform": {"system": platform.platform(), "machine": platform.machine(),
                      "host": socket.gethostname(), "cpus": os.cpu_count()},
     }
+    if slurm_job():
+        manifest["slurm"] = slurm_job()
     if extra:
         manifest.update(extra)
     return manifest

@@ -38,9 +38,10 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLaunche
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from base import signals
-from .sweep import (COMMAND_ENV, SweepError, SweepPlan, final_report, describe_plan,
-                    keep_first_multirun_yaml, launch_command, plan_sweep, read_launches,
-                    record_launch, rerun_command, sweep_lock)
+from base.archive import COMMAND_ENV
+from .sweep import (SweepError, SweepPlan, final_report, describe_plan, keep_first_multirun_yaml,
+                    launch_command, plan_sweep, read_launches, record_end, record_launch,
+                    rerun_command, sweep_lock)
 
 PROGRAM = "sim.py"
 
@@ -85,10 +86,36 @@ def _returns(plan: SweepPlan) -> list[JobReturn]:
     return returns
 
 
-def _finish(plan: SweepPlan, failures: dict[int, str], started: float) -> list[JobReturn]:
-    lines, complete = final_report(plan, failures, time.perf_counter() - started)
+def _end_callbacks(launcher, failed: bool) -> None:
+    """Before the final report: stop the progress bar; on a failed sweep, run Hydra's end callbacks.
+
+    A failed sweep exits with status 1 (``SystemExit``), after which Hydra would not call
+    ``on_multirun_end``: the launcher calls them itself. A sweep that succeeds returns to Hydra,
+    which calls them; only the bar is stopped first, so that it does not draw over the report.
+    """
+    callbacks = getattr(launcher.hydra_context, "callbacks", None)
+    if callbacks is None:
+        return
+    try:
+        if failed:
+            callbacks.on_multirun_end(config=launcher.config)
+        else:
+            for callback in getattr(callbacks, "callbacks", []):
+                stop = getattr(callback, "stop_drawing", None)
+                if callable(stop):
+                    stop()
+    except Exception as error:  # noqa: BLE001 (the report must still be printed)
+        _say(f"{PROGRAM}: warning: an end-of-sweep callback failed: {type(error).__name__}: {error}")
+
+
+def _finish(launcher, plan: SweepPlan, failures: dict[int, str], started: float) -> list[JobReturn]:
+    """Print the final report; a sweep with a missing archive exits with status 1."""
+    lines, missing = final_report(plan, failures, time.perf_counter() - started)
+    if plan.todo:
+        record_end(plan.sweep_dir, missing)
+    _end_callbacks(launcher, failed=bool(missing))
     _say(*lines)
-    if not complete:
+    if missing:
         raise SystemExit(1)
     return _returns(plan)
 
@@ -173,7 +200,7 @@ class JoblibLauncher(_JoblibLauncher):
                                             self.task_function, singleton_state, os.getpid(), command)
                     for job in todo)
             failures = {num: reason for num, reason in results if reason}
-        return _finish(plan, failures, started)
+        return _finish(self, plan, failures, started)
 
 
 # --------------------------------------------------------------------------- SLURM (submitit)
@@ -207,6 +234,12 @@ def task_states(array_id: str) -> dict[str, str] | None:
     return states
 
 
+def slurm_task_name() -> str:
+    """``<array job id>_<task id>`` of this SLURM array task (``SLURM_JOB_ID`` if not an array)."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID", "?")
+
+
 def last_message(log: Path) -> str:
     """The last line the job printed about its end (a ``sim.py:`` line if any)."""
     try:
@@ -225,9 +258,16 @@ class SlurmLauncher(_SlurmLauncher):
     _command: list[str] | None = None
 
     def __call__(self, sweep_overrides, job_dir_key, job_num, job_id, singleton_state):
-        # in the SLURM task: the manifest records the launching command, not submitit's worker
-        if self._command:
+        """In the SLURM task: take over the signals, say which job this is, run it."""
+        # our handlers replace submitit's at once: its SIGUSR2 handler would requeue the task (it
+        # takes an early SIGUSR2 for a pre-emption) and its SIGTERM handler ignores the signal
+        task = slurm_task_name()
+        signals.install(PROGRAM, f"SLURM task {task}, job {job_num} ({' '.join(sweep_overrides)}) "
+                                 f"stopped, no archive written")
+        if self._command:  # the manifest records the launching command, not submitit's worker
             os.environ[COMMAND_ENV] = json.dumps(self._command)
+        _say(f"{PROGRAM}: SLURM task {task} on {os.environ.get('SLURMD_NODENAME') or os.uname().nodename}: "
+             f"job {job_num} ({' '.join(sweep_overrides)}) started")
         return super().__call__(sweep_overrides, job_dir_key, job_num, job_id, singleton_state)
 
     def _check_time_limit(self) -> None:
@@ -273,14 +313,15 @@ class SlurmLauncher(_SlurmLauncher):
         plan = _plan(self, job_overrides, initial_job_idx)
         todo = plan.todo
         if not todo:
-            return _finish(plan, {}, started)
+            return _finish(self, plan, {}, started)
         self._command = launch_command()
         executor = self._executor()
         job_params = [(job.overrides, "hydra.sweep.dir", job.num, f"job_id_for_{job.num}",
                        Singleton.get_state()) for job in todo]
         jobs = executor.map_array(self, *zip(*job_params))
         array_id = str(jobs[0].job_id).split("_")[0]
-        record_launch(plan.sweep_dir, "slurm", todo, slurm_array_job_id=array_id)
+        record_launch(plan.sweep_dir, "slurm", todo, slurm_array_job_id=array_id,
+                      logs={plan_job.folder: str(job.paths.stderr) for job, plan_job in zip(jobs, todo)})
         logs = Path(str(jobs[0].paths.folder)).parent
         _say(f"submitted SLURM array job {array_id}: {len(todo)} task(s) "
              f"(partition {self.params.get('partition') or 'default'}, {self.params.get('timeout_min')} min "
@@ -306,4 +347,4 @@ class SlurmLauncher(_SlurmLauncher):
                      if states is None else states.get(str(job.job_id), "unknown to sacct"))
             failures[plan_job.num] = (f"task {job.job_id} ended: {state}; log {job.paths.stderr}: "
                                       f"{last_message(Path(str(job.paths.stderr)))}")
-        return _finish(plan, failures, started)
+        return _finish(self, plan, failures, started)

@@ -30,16 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from base.archive import MANIFEST_NAME, STAGING_PATTERN, ArchiveError, verify_archive
+from base.archive import (COMMAND_ENV, MANIFEST_NAME, STAGING_PATTERN, ArchiveError, invoking_command,
+                          verify_archive)
 
 RECORD_DIR = ".sweep"
 JOBS_FILE = "jobs.json"
 LAUNCHES_FILE = "launches.jsonl"
 FIRST_MULTIRUN = "multirun.yaml"
 SUPERSEDED_DIR = "superseded"
-#: Environment variables a launcher sets for its jobs (read by the archive manifest).
-COMMAND_ENV = "IMSIM_SWEEP_COMMAND"
-SWEEP_DIR_ENV = "IMSIM_SWEEP_DIR"
 
 
 class SweepError(RuntimeError):
@@ -239,52 +237,117 @@ def keep_first_multirun_yaml(sweep_dir: Path) -> None:
         shutil.copyfile(current, first)
 
 
-def record_launch(sweep_dir: Path, launcher: str, jobs: Sequence[Job], **extra: Any) -> None:
-    """Append one line to ``.sweep/launches.jsonl``."""
-    entry = {"utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-             "command": launch_command(), "launcher": launcher,
-             "jobs": [job.folder for job in jobs], **extra}
+def _append_record(sweep_dir: Path, entry: dict[str, Any]) -> None:
+    entry = {"utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **entry}
     with open(record_dir(sweep_dir) / LAUNCHES_FILE, "a") as handle:
         handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
+def record_launch(sweep_dir: Path, launcher: str, jobs: Sequence[Job], **extra: Any) -> None:
+    """Append one line to ``.sweep/launches.jsonl``: time, command, launcher, the jobs run, and
+    ``extra`` (e.g. ``slurm_array_job_id``, ``logs``: the log file of each job's folder)."""
+    _append_record(sweep_dir, {"command": launch_command(), "launcher": launcher,
+                               "jobs": [job.folder for job in jobs], **extra})
+
+
+def record_end(sweep_dir: Path, missing: dict[str, str]) -> None:
+    """Append the end of a launch to ``.sweep/launches.jsonl``: what is known of each job left
+    without a complete archive (``{folder: how it ended}``; read by :func:`missing_jobs`)."""
+    _append_record(sweep_dir, {"ended": True, "missing": dict(missing)})
+
+
 def read_launches(sweep_dir: Path) -> list[dict[str, Any]]:
+    """The lines of ``.sweep/launches.jsonl`` (launches and their ends), oldest first."""
     path = record_dir(sweep_dir) / LAUNCHES_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    entries = []
+    for line in path.read_text().splitlines():
+        with contextlib.suppress(ValueError):  # a line cut by a killed launcher
+            entry = json.loads(line)
+            if isinstance(entry, dict):
+                entries.append(entry)
+    return entries
 
 
 def launch_command() -> list[str]:
-    """The command that launched the sweep (in a job: as the launcher recorded it)."""
-    recorded = os.environ.get(COMMAND_ENV)
-    if recorded:
-        with contextlib.suppress(ValueError):
-            return list(json.loads(recorded))
-    return [sys.executable, *sys.argv]
+    """The command that launched the sweep (in a job: as the launcher handed it down in
+    ``base.archive.COMMAND_ENV``, which the archive manifest records)."""
+    return invoking_command()
 
 
-def rerun_command(sweep_dir: Path) -> str:
-    """The launching command, with ``hydra.sweep.dir=<sweep dir>`` added if it was not given."""
-    argv = sys.argv[1:] if not os.environ.get(COMMAND_ENV) else launch_command()[2:]
+def rerun_command(sweep_dir: Path, command: Sequence[str] | None = None) -> str:
+    """The launching command (or ``command``: interpreter, ``sim.py``, arguments), with
+    ``hydra.sweep.dir=<sweep dir>`` added if it was not given."""
+    argv = list(command or launch_command())[2:]
     if not any(arg.startswith("hydra.sweep.dir=") for arg in argv):
         argv = [*argv, f"hydra.sweep.dir={sweep_dir}"]
     return "python sim.py " + " ".join(shlex.quote(arg) for arg in argv)
 
 
-def missing_jobs(sweep_dir: Path) -> list[tuple[str, str]]:
-    """Recorded jobs of ``sweep_dir`` without a complete archive: ``(folder, reason)`` pairs.
+@dataclass
+class MissingJob:
+    """A recorded job of a sweep without a complete archive.
+
+    Attributes
+    ----------
+    folder : str
+        The job's archive folder inside the sweep directory.
+    reason : str
+        What is known of its end: how the last launch saw it end (scheduler state, last line of
+        its log), else what its folder holds.
+    log : str or None
+        The log file of its last launch (SLURM: submitit's ``*_log.err``), ``None`` for a local
+        launch (its messages went to the launching terminal).
+    """
+
+    folder: str
+    reason: str
+    log: str | None = None
+
+    def describe(self) -> str:
+        text = f"{self.folder}: {self.reason}"
+        if self.log and self.log not in self.reason:
+            text += f"; log {self.log}" + ("" if Path(self.log).is_file() else " (not written: the task never ran)")
+        return text
+
+
+def missing_jobs(sweep_dir: Path) -> list[MissingJob]:
+    """Recorded jobs of ``sweep_dir`` without a complete archive, with how they ended and their log.
 
     Only the presence of the manifest is checked here (readers verify every archive they read).
     """
-    recorded = read_jobs(Path(sweep_dir)) or []
+    sweep_dir = Path(sweep_dir)
+    recorded = read_jobs(sweep_dir) or []
+    ended: dict[str, str] = {}
+    logs: dict[str, str] = {}
+    for entry in read_launches(sweep_dir):
+        if entry.get("ended"):
+            ended.update({str(k): str(v) for k, v in (entry.get("missing") or {}).items()})
+            continue
+        for folder in entry.get("jobs") or []:
+            ended.pop(folder, None)  # launched again: an older end no longer tells
+            logs.pop(folder, None)
+        logs.update({str(k): str(v) for k, v in (entry.get("logs") or {}).items()})
     missing = []
     for entry in recorded:
-        folder = Path(sweep_dir) / entry["folder"]
-        if not (folder / MANIFEST_NAME).is_file():
-            missing.append((entry["folder"], "no archive" if not folder.exists()
-                            else "no manifest.json (the job did not finish)"))
+        name = str(entry["folder"])
+        folder = sweep_dir / name
+        if (folder / MANIFEST_NAME).is_file():
+            continue
+        reason = ended.get(name) or ("no archive (the job never ran, or a launch of it is still running)"
+                                     if not folder.exists() else
+                                     "no manifest.json (the job did not finish)")
+        missing.append(MissingJob(name, reason, logs.get(name)))
     return missing
+
+
+def first_command(sweep_dir: Path) -> list[str] | None:
+    """The command of the sweep's first recorded launch (``None`` without a record)."""
+    for entry in read_launches(sweep_dir):
+        if entry.get("command") and not entry.get("ended"):
+            return [str(part) for part in entry["command"]]
+    return None
 
 
 def one_line_summary(folder: Path) -> str:
@@ -324,14 +387,15 @@ def describe_plan(plan: SweepPlan) -> list[str]:
 
 
 def final_report(plan: SweepPlan, failures: dict[int, str] | None = None,
-                 wall_time_s: float | None = None) -> tuple[list[str], bool]:
-    """Lines printed at the end of a launch, and whether every archive is complete and verified.
+                 wall_time_s: float | None = None) -> tuple[list[str], dict[str, str]]:
+    """Lines printed at the end of a launch, and the jobs left without a complete archive
+    (``{folder: what is known of its end}``, empty when every archive is complete and verified).
 
     ``failures`` maps a job number to what is known of its end (scheduler state, log path, last
     line of its error output).
     """
     failures = failures or {}
-    lines, complete = [], 0
+    lines, complete, missing = [], 0, {}
     for job in plan.jobs:
         folder = plan.sweep_dir / job.folder
         state, reason = archive_state(folder, job.overrides)
@@ -341,10 +405,11 @@ def final_report(plan: SweepPlan, failures: dict[int, str] | None = None,
             lines.append(f"  complete  {job.folder} ({ran}): {one_line_summary(folder)}")
         else:
             detail = failures.get(job.num) or reason
+            missing[job.folder] = detail
             lines.append(f"  MISSING   {job.folder}: {detail}")
     total = len(plan.jobs)
     took = f" in {wall_time_s:.0f} s" if wall_time_s is not None else ""
     head = f"sweep {plan.sweep_dir}: {complete} of {total} archive(s) complete and verified{took}"
     if complete < total:
         lines.append(f"{total - complete} job(s) missing: rerun to redo only those: {rerun_command(plan.sweep_dir)}")
-    return [head, *lines], complete == total
+    return [head, *lines], missing

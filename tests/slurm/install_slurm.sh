@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages of a single-node SLURM test cluster (munge, slurmctld, slurmd, the
-# client commands, slurmdbd for accounting, MariaDB behind it). Called by tests/test_slurm_cluster.py;
+# client commands, slurmdbd for accounting, MariaDB behind it). Called by tests/slurm/slurm_cluster.py (for tests/slurm/test_real_slurm.py);
 # nothing is configured or started here (the test runs every daemon from a temporary directory).
 # Exit status 0 when every command is present afterwards, 1 otherwise (with the reason on stderr).
 set -uo pipefail
