@@ -39,8 +39,23 @@ if ! fc-list 2>/dev/null | grep -qiE "wqy|noto sans cjk|source han|uming|droid s
   else
     echo "install.sh: no apt-get; install a CJK font (e.g. WenQuanYi Micro Hei) for Chinese labels" >&2
   fi
-  rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/matplotlib" 2>/dev/null || true  # let matplotlib see the new font
 fi
+# 2b. matplotlib keeps its own list of fonts (fontlist-*.json in its cache directory), made once: a CJK
+#     font installed after that (by this script or by hand) stays invisible to the plots, which are then
+#     labelled in English only. Rebuild the list whenever the system has a CJK font that it lacks.
+.venv/bin/python - <<'PY' || echo "install.sh: could not check matplotlib's font cache" >&2
+from pathlib import Path
+import matplotlib
+from matplotlib import font_manager
+from base.fonts import CJK_FONT_CANDIDATES
+cached = {font.name for font in font_manager.fontManager.ttflist}
+fresh = font_manager.FontManager()  # scans the system's font directories now
+found = [name for name in CJK_FONT_CANDIDATES if name in {font.name for font in fresh.ttflist}]
+if found and not any(name in cached for name in CJK_FONT_CANDIDATES):
+    cache = Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    font_manager.json_dump(fresh, cache)
+    print(f"install.sh: matplotlib's font cache lacked {found[0]}: rebuilt {cache}")
+PY
 # 3. Debian's Chromium and its driver, for the lever explorer's browser test (tests/test_explorer_browser.py).
 #    The test fails, saying so, when they are missing.
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then

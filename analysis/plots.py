@@ -126,7 +126,7 @@ def plot_water(archives: Sequence[RunArchive], labels: Sequence[str], path: Path
     right.axhline(1.0, color="black", lw=1.2, ls=":", label=bilingual("demand = cap", "需求=可用水量"))
     right.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
     right.set_ylabel(bilingual("urban demand / urban allocation", "城镇用水需求/可用水量"))
-    right.set_title(bilingual("Water stress ratio (以水定城)", "用水压力比"))
+    right.set_title(bilingual("Water stress ratio", "用水压力比（以水定城）"))
     return _save(fig, path)
 
 

@@ -149,3 +149,22 @@ def test_the_bar_stays_off_when_disabled_or_not_a_terminal(tmp_path):
         bar.on_multirun_end(config)
     with pytest.raises(ValueError, match="enabled must be auto, true or false"):
         SweepProgressBar(enabled="sometimes")
+
+
+def test_a_failed_sweep_stops_the_bar_then_reports_and_exits_1(tmp_path):
+    """A sweep with a missing archive exits with status 1 (SystemExit), after which Hydra runs no end
+    callback: the launcher runs them itself, so the bar ends on its own line before the report."""
+    sweep_dir = tmp_path / "sweep"
+    done = subprocess.run(
+        [sys.executable, "sim.py", "-m", "ensemble.samples=20,2000000000", "plots=false",
+         "hydra.launcher.n_jobs=2", "hydra.callbacks.sweep_progress.enabled=true",
+         f"hydra.sweep.dir={sweep_dir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.split("\n")
+    head = [i for i, line in enumerate(lines) if line.startswith(f"sweep {sweep_dir}: 1 of 2 archive(s) complete")]
+    assert head, f"the report starts a line of its own (the bar was closed first):\n{done.stderr}"
+    assert "sweep: jobs finished" in "\n".join(lines[:head[0]])
+    assert "sweep: jobs finished" not in "\n".join(lines[head[0]:]), "no bar drawn over or after the report"
+    assert any(line.startswith("  MISSING   1_baseline: refused (exit status 2") for line in lines[head[0]:])

@@ -15,12 +15,15 @@ export DEBIAN_FRONTEND=noninteractive
 policy=/usr/sbin/policy-rc.d
 made_policy=0
 if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && made_policy=1; fi
-{ $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null 2>&1 \
-  || { $SUDO apt-get update -qq >/dev/null 2>&1 \
-       && $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null 2>&1; }; }
+log=$(mktemp)
+{ $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >"$log" 2>&1 \
+  || { $SUDO apt-get update -qq >>"$log" 2>&1 \
+       && $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >>"$log" 2>&1; }; }
 status=$?
 [ "$made_policy" = 1 ] && $SUDO rm -f "$policy"
 if [ $status -ne 0 ] || [ -n "$(missing)" ]; then
-  echo "install_slurm.sh: could not install the Debian packages ${packages[*]} (apt-get status $status; still missing: $(missing | tr '\n' ' '))" >&2
+  echo "install_slurm.sh: could not install the Debian packages ${packages[*]} (apt-get status $status; still missing: $(missing | tr '\n' ' ')); apt-get said: $(tail -n 5 "$log" | tr '\n' ' ')" >&2
+  rm -f "$log"
   exit 1
 fi
+rm -f "$log"

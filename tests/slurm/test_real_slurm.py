@@ -87,8 +87,10 @@ def wait_for_task_start(log: Path, timeout: float = 120) -> None:
 def test_a_sweep_on_real_slurm_cancel_rerun_compare(cluster, tmp_path):
     timings = dict(cluster.timings)
     sweep = tmp_path / "sweep"
+    # with its plots a job takes about 3 s after it says it started: time enough to signal it;
+    # one task at a time, so that the test signals each task while it runs
     command = [sys.executable, "sim.py", "-m", f"scenario={','.join(SCENARIOS)}", "ensemble.samples=50",
-               "plots=false", "hydra/launcher=slurm", f"hydra.launcher.partition={PARTITION}",
+               "hydra/launcher=slurm", f"hydra.launcher.partition={PARTITION}",
                "hydra.launcher.array_parallelism=1", f"hydra.sweep.dir={sweep}"]
 
     # a time limit shorter than twice SLURM's warning is refused before anything is submitted
