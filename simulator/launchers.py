@@ -165,7 +165,7 @@ def _run_local_job(num, overrides, hydra_context, config, task_function, singlet
         ret = joblib_core.execute_job(num, overrides, hydra_context, config, task_function,
                                       singleton_state)
     except SystemExit as error:
-        return num, f"refused (exit status {error.code}; its message is printed above)"
+        return num, f"refused (exit status {error.code}; the job printed why when it was launched)"
     except Exception as error:  # noqa: BLE001 (reported in the sweep's final lines)
         return num, f"failed: {type(error).__name__}: {error}"
     if ret.status != JobStatus.COMPLETED:

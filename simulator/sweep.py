@@ -277,11 +277,15 @@ def launch_command() -> list[str]:
 
 
 def rerun_command(sweep_dir: Path, command: Sequence[str] | None = None) -> str:
-    """The launching command (or ``command``: interpreter, ``sim.py``, arguments), with
-    ``hydra.sweep.dir=<sweep dir>`` added if it was not given."""
+    """The launching command (or ``command``: interpreter, ``sim.py``, arguments) with
+    ``hydra.sweep.dir=<sweep dir>`` (in place of the one it gave, if any: the sweep may have moved)."""
     argv = list(command or launch_command())[2:]
-    if not any(arg.startswith("hydra.sweep.dir=") for arg in argv):
-        argv = [*argv, f"hydra.sweep.dir={sweep_dir}"]
+    target = f"hydra.sweep.dir={sweep_dir}"
+    given = [i for i, arg in enumerate(argv) if arg.startswith("hydra.sweep.dir=")]
+    if given:
+        argv[given[-1]] = target
+    else:
+        argv.append(target)
     return "python sim.py " + " ".join(shlex.quote(arg) for arg in argv)
 
 

@@ -256,6 +256,27 @@ def test_unfinished_job_and_killed_staging_directory_are_named(sweep, tmp_path):
         find_archives([copy])
 
 
+def test_a_job_of_the_sweep_record_without_archive_is_named_with_its_end_and_log(sweep, tmp_path):
+    """A job that never wrote a folder (e.g. a SLURM task cancelled while pending) is not skipped."""
+    copy = tmp_path / "multirun"
+    shutil.copytree(sweep["dir"], copy)
+    record = copy / ".sweep"
+    jobs = json.loads((record / "jobs.json").read_text())
+    jobs["jobs"].append({"num": 9, "folder": "9_cancelled", "overrides": ["scenario=cancelled"]})
+    (record / "jobs.json").write_text(json.dumps(jobs))
+    log = tmp_path / "7_0_log.err"
+    with open(record / "launches.jsonl", "a") as handle:
+        handle.write(json.dumps({"command": ["python", "sim.py", "-m", "scenario=cancelled"],
+                                 "launcher": "slurm", "jobs": ["9_cancelled"], "logs": {"9_cancelled": str(log)}}) + "\n")
+        handle.write(json.dumps({"ended": True, "missing": {"9_cancelled": "task 7_0 ended: CANCELLED by 0"}}) + "\n")
+    with pytest.raises(ComparisonInputError) as refused:
+        find_archives([copy])
+    message = str(refused.value)
+    assert "1 job(s) of this sweep have no complete archive" in message
+    assert f"9_cancelled: task 7_0 ended: CANCELLED by 0; log {log} (not written: the task never ran)" in message
+    assert "rerun `python sim.py -m" in message and f"hydra.sweep.dir={copy}" in message
+
+
 def test_an_altered_archive_stops_the_comparison_and_nothing_is_written(sweep, tmp_path, capsys):
     copy = tmp_path / "multirun"
     shutil.copytree(sweep["dir"], copy)

@@ -167,4 +167,4 @@ def test_a_failed_sweep_stops_the_bar_then_reports_and_exits_1(tmp_path):
     assert head, f"the report starts a line of its own (the bar was closed first):\n{done.stderr}"
     assert "sweep: jobs finished" in "\n".join(lines[:head[0]])
     assert "sweep: jobs finished" not in "\n".join(lines[head[0]:]), "no bar drawn over or after the report"
-    assert any(line.startswith("  MISSING   1_baseline: refused (exit status 2") for line in lines[head[0]:])
+    assert any(line.startswith("  MISSING   1_baseline: refused (exit status 2;") for line in lines[head[0]:])

@@ -36,6 +36,8 @@ SBIN = "/usr/sbin"
 CLUSTER_NAME = "imsimtest"
 PARTITION = "debug"
 NODE = "localhost"
+#: A small MariaDB: the accounting of a few jobs needs little (the defaults take 100 MB of disk).
+DB_OPTIONS = ("--skip-log-bin", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=8M")
 
 
 class ClusterError(RuntimeError):
@@ -204,7 +206,7 @@ class SlurmCluster:
         started = time.perf_counter()
         done = subprocess.run(
             ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-             "--auth-root-authentication-method=socket", "--skip-test-db"],
+             "--auth-root-authentication-method=socket", "--skip-test-db", *DB_OPTIONS],
             capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise ClusterError(f"mariadb-install-db failed: {(done.stderr or done.stdout)[-1500:]}")
@@ -214,8 +216,7 @@ class SlurmCluster:
             f"{SBIN}/mariadbd", "--no-defaults", f"--datadir={data}", "--user=root",
             f"--socket={self.db_socket}", f"--port={self.ports['mariadb']}", "--bind-address=127.0.0.1",
             f"--pid-file={self.root / 'run' / 'mariadbd.pid'}", f"--log-error={log}",
-            "--skip-log-bin", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
-            "--skip-name-resolve"], log)
+            "--skip-name-resolve", *DB_OPTIONS], log)
         self._wait("MariaDB", lambda: self._sql("SELECT 1").returncode == 0, 60, daemon)
         self.db_password = secrets.token_hex(12)
         created = self._sql(
@@ -307,6 +308,11 @@ class SlurmCluster:
                 daemon.process.wait(timeout=timeout)
             except ProcessLookupError:
                 pass
+
+    def remove_database(self) -> None:
+        """Delete the database files (after :meth:`stop`; the logs and configuration stay)."""
+        if all(daemon.process.poll() is not None for daemon in self.daemons):
+            shutil.rmtree(self.root / "db", ignore_errors=True)
 
     def __enter__(self) -> "SlurmCluster":
         return self.start()

@@ -37,6 +37,7 @@ def cluster(tmp_path_factory):
         cluster.stop()
         alive = [f"{d.name} (pid {d.pid})" for d in cluster.daemons if d.process.poll() is None]
         assert not alive, f"daemons still running after stop: {alive}"
+        cluster.remove_database()
 
 
 class Launch:
