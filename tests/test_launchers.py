@@ -168,3 +168,20 @@ def test_a_failed_sweep_stops_the_bar_then_reports_and_exits_1(tmp_path):
     assert "sweep: jobs finished" in "\n".join(lines[:head[0]])
     assert "sweep: jobs finished" not in "\n".join(lines[head[0]:]), "no bar drawn over or after the report"
     assert any(line.startswith("  MISSING   1_baseline: refused (exit status 2;") for line in lines[head[0]:])
+
+
+def test_without_accounting_the_slurm_launcher_says_so_instead_of_waiting(tmp_path, monkeypatch):
+    """squeue (the controller) tells when the tasks are gone; sacct (accounting) how they ended. A site
+    without accounting gets 'unknown', never a wait for ever."""
+    from simulator.launchers import queued_tasks, task_states
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "squeue").write_text("#!/bin/sh\nexit 0\n")  # nothing queued
+    (fake_bin / "sacct").write_text(
+        "#!/bin/sh\necho 'sacct: error: Slurm accounting storage is disabled' >&2\nexit 1\n")
+    for tool in ("squeue", "sacct"):
+        (fake_bin / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+    assert queued_tasks("7") == set()
+    assert task_states("7") is None

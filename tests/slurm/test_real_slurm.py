@@ -79,7 +79,8 @@ def wait_for_task_start(log: Path, timeout: float = 120) -> None:
     """Until the task's log says the job started (its signal handlers are installed by then)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if log.is_file() and "started" in log.read_text(errors="replace"):
+        if log.is_file() and re.search(r"^sim\.py: SLURM task \S+ on \S+: job \d+ .* started$",
+                                       log.read_text(errors="replace"), re.M):
             return
         time.sleep(0.05)
     pytest.fail(f"{log} never said the task started")
