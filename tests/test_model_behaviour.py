@@ -20,7 +20,8 @@ from model import MODEL_PATH
 from model.units import normalize_name, parse_units
 
 POPULATION_STOCKS = ("rural population", "urban non hukou population", "urban hukou population")
-BALANCED_STOCKS = POPULATION_STOCKS + ("urban construction land", "cumulative hukou settlement")
+BALANCED_STOCKS = POPULATION_STOCKS + ("urban construction land", "cumulative hukou settlement",
+                                       "registered absent rural", "registered absent urban")
 DECOMPOSITION_STOCKS = (
     "urbanization_change_from_migration",
     "urbanization_change_from_reclassification",
@@ -323,3 +324,28 @@ def test_outflow_limits_hold_at_the_largest_documented_time_step(pysd_engine, sp
     time_step = spec.variables["minimum_outflow_time"].value
     run = run_every_step(pysd_engine, {"base_out_migration_rate": 5.0}, time_step=time_step)
     assert_physically_plausible(run, spec, f"huge out-migration at TIME STEP {time_step}")
+
+
+# ------------------------------------------------------------------------------ registration
+def test_registered_population_without_absent_people_is_the_resident_one(pysd_engine):
+    """No out-migration, nobody absent, every non-hukou resident from the region's villages: the
+    registered population is the resident one and the official hukou rate is the approximation."""
+    run = pysd_engine.run({"base_out_migration_rate": 0, "initial_registered_absent_rural": 0,
+                           "initial_registered_absent_urban": 0, "local_origin_share": 1})
+    np.testing.assert_allclose(run["registered_population"], run["total_population"], rtol=1e-12)
+    np.testing.assert_allclose(run["official_hukou_urbanization_rate"], run["hukou_urbanization_rate"],
+                               rtol=1e-12)
+
+
+def test_out_migrants_stay_registered_until_they_transfer(pysd_engine, baseline):
+    assert np.all(baseline["registered_population"] > baseline["total_population"])
+    slow = pysd_engine.run({"hukou_transfer_time": 30})
+    fast = pysd_engine.run({"hukou_transfer_time": 3})
+    assert np.all(slow["registered_absent_rural"][1:] > fast["registered_absent_rural"][1:])
+
+
+def test_reclassification_that_changes_registration_raises_only_the_hukou_rates(pysd_engine, baseline):
+    run = pysd_engine.run({"reclassification_registration_share": 1})
+    np.testing.assert_allclose(run["urban_population"], baseline["urban_population"][::4], rtol=1e-9)
+    assert run["hukou_urbanization_rate"][-1] > baseline["hukou_urbanization_rate"][-1]
+    assert run["official_hukou_urbanization_rate"][-1] > baseline["official_hukou_urbanization_rate"][-1]
