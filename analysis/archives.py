@@ -148,7 +148,7 @@ def find_archives(paths: Iterable[str | Path]) -> list[Path]:
             raise ComparisonInputError(
                 f"{path}: {len(missing)} job(s) of this sweep have no complete archive; rerun {rerun} "
                 f"to redo only those (or pass the complete archives one by one):\n"
-                + "\n".join(job.describe() for job in missing))
+                + "\n".join(f"  {job.describe()}" for job in missing))
         jobs = []
         for child in sorted(path.iterdir(), key=job_sort_key):
             if not child.is_dir():
