@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -138,15 +139,30 @@ def test_a_sweep_on_real_slurm_cancel_rerun_compare(cluster, tmp_path):
     for name, task in (("1_strict_water", "1"), ("2_water_saving", "2")):
         assert name in refused.stderr and f"{array}_{task}_0_log.err" in refused.stderr, refused.stderr
 
-    # --- rerun: the same command fills the gaps
+    # --- rerun: the same command submits the gaps; Ctrl-C stops the launcher, not the jobs
     started = time.perf_counter()
     rerun = Launch(command, cluster.env)
     second = rerun.wait_for(r"submitted SLURM array job (\d+): 2 task\(s\)").group(1)
+    rerun.wait_for(r"Ctrl-C here stops only this launcher")
+    rerun.process.send_signal(signal.SIGINT)
     status, out, err = rerun.finish()
-    timings["rerun_s"] = time.perf_counter() - started
-    assert status == 0, err
+    assert status == 130 and "Traceback" not in err, err
     assert "skip 0_baseline: archive complete and verified" in err
     assert "run  1_strict_water" in err and "run  2_water_saving" in err
+    stopped = [line for line in err.splitlines() if line.startswith("sim.py: interrupted")]
+    assert len(stopped) == 1 and "keep running" in stopped[0] and f"scancel {second}" in stopped[0], err
+    deadline = time.monotonic() + 180
+    while cluster.run("squeue", "-h", "-j", second).stdout.strip() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    interrupted = rerun.lines
+    # ... the jobs ran on; the same command once more collects their archives, submitting nothing
+    collect = Launch(command, cluster.env)
+    status, out, err = collect.finish()
+    timings["rerun_s"] = time.perf_counter() - started
+    assert status == 0, err
+    for name in ("0_baseline", "1_strict_water", "2_water_saving"):
+        assert f"skip {name}: archive complete and verified" in err, err
+    assert "submitted SLURM array job" not in err
     assert f"sweep {sweep}: 3 of 3 archive(s) complete and verified" in err
     assert "Traceback" not in err
 
@@ -170,4 +186,5 @@ def test_a_sweep_on_real_slurm_cancel_rerun_compare(cluster, tmp_path):
     assert all(scenario in table for scenario in SCENARIOS)
     print("\nreal SLURM test timings [s]: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     print("first launch, what the user saw:\n" + "\n".join(launch.lines))
-    print("rerun, what the user saw:\n" + "\n".join(rerun.lines))
+    print("rerun, Ctrl-C after the submission:\n" + "\n".join(interrupted))
+    print("the same command once more:\n" + "\n".join(collect.lines))
