@@ -1,14 +1,12 @@
 """Finding and reading run archives for analysis (files only, each checked against its manifest).
 
-A run archive is what ``python sim.py`` writes (``outputs.nc``, ``ensemble.nc``, ``summary.json``,
-``config.yaml``, ``manifest.json``); a multirun directory holds one archive per job
-(``runs/multirun/<date>_<time>/<job>_<scenario>/``). Every archive is read through
-:func:`base.archive.verify_archive`, so a missing, truncated or altered file stops the analysis
+A run archive is what ``python sim.py`` writes (its files are named by :class:`base.archive.RunArchive`);
+a multirun directory holds one archive per job (``runs/multirun/<date>_<time>/<job>_<scenario>/``).
+Every archive is read through :meth:`base.archive.RunArchive.verify`, so a missing, truncated or altered file stops the analysis
 with a message naming the archive and the file.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ import xarray as xr
 import yaml
 
 from base.errors import InputError
-from base.archive import MANIFEST_NAME, STAGING_PATTERN, ArchiveError, sha256_of, verify_archive
+from base.archive import MANIFEST_NAME, STAGING_PATTERN, ArchiveError, RunArchive, sha256_of
 from simulator.sweep import first_command, missing_jobs, rerun_command
 
 #: Variables the comparison needs in ``ensemble.nc``.
@@ -41,8 +39,8 @@ class ComparisonInputError(InputError):
 
 
 @dataclass
-class RunArchive:
-    """A verified simulation archive, loaded into memory.
+class LoadedArchive:
+    """A verified simulation archive (:class:`base.archive.RunArchive`), loaded into memory.
 
     Attributes
     ----------
@@ -102,8 +100,8 @@ def job_sort_key(path: Path) -> tuple:
 
 def _manifest_kind(directory: Path) -> str | None:
     try:
-        return json.loads((directory / MANIFEST_NAME).read_text()).get("kind")
-    except (OSError, ValueError, AttributeError):
+        return RunArchive(directory).read_manifest().get("kind")
+    except (ArchiveError, AttributeError):
         return None
 
 
@@ -134,7 +132,7 @@ def find_archives(paths: Iterable[str | Path]) -> list[Path]:
                                        f"(runs/multirun/<date>_<time>) or run archives")
         if not path.is_dir():
             raise ComparisonInputError(f"{path} is not a directory; pass a multirun directory or run archives")
-        if (path / MANIFEST_NAME).is_file():
+        if RunArchive(path).complete:
             kind = _manifest_kind(path)
             if kind not in (None, "simulation"):
                 raise ComparisonInputError(
@@ -159,7 +157,7 @@ def find_archives(paths: Iterable[str | Path]) -> list[Path]:
                     f"archive; re-run that job (or delete {child.name}) before comparing")
             if child.name.startswith("."):
                 continue  # e.g. submitit's .submitit/ logs
-            if not (child / MANIFEST_NAME).is_file():
+            if not RunArchive(child).complete:
                 raise ComparisonInputError(
                     f"{child} has no {MANIFEST_NAME}: that job did not finish (or failed). Re-run "
                     f"it, or pass only the finished archives")
@@ -177,14 +175,6 @@ def find_archives(paths: Iterable[str | Path]) -> list[Path]:
     if duplicates:
         raise ComparisonInputError(f"archive(s) given twice: {', '.join(duplicates)}")
     return found
-
-
-def _read_dataset(path: Path, variables: Iterable[str] | None = None) -> xr.Dataset:
-    """Read ``path`` into memory (only ``variables`` if given); a missing one raises KeyError."""
-    with xr.open_dataset(path, engine="netcdf4") as dataset:
-        if variables is not None:
-            dataset = dataset[list(variables)]
-        return dataset.load()
 
 
 def _read_constants(path: Path, names: Iterable[str]) -> xr.Dataset:
@@ -206,7 +196,7 @@ def _read_constants(path: Path, names: Iterable[str]) -> xr.Dataset:
     return xr.Dataset(data, coords={"time": time})
 
 
-def load_archive(path: str | Path) -> RunArchive:
+def load_archive(path: str | Path) -> LoadedArchive:
     """Verify and read one simulation archive.
 
     Raises
@@ -216,36 +206,37 @@ def load_archive(path: str | Path) -> RunArchive:
     ComparisonInputError
         If it has no ensemble or lacks a variable the comparison needs.
     """
-    path = Path(path)
-    manifest = verify_archive(path)
+    run = RunArchive(path)
+    path, A = run.path, RunArchive
+    manifest = run.verify()
     files = manifest.get("files", {})
-    for name in ("ensemble.nc", "outputs.nc", "summary.json", "config.yaml"):
+    for name in (A.ENSEMBLE, A.OUTPUTS, A.SUMMARY, A.CONFIG):
         if name not in files:
             hint = (" (the run had ensemble.samples=0 or no calibrated uncertainty); re-run it with "
-                    "ensemble.samples > 0") if name == "ensemble.nc" else ""
+                    "ensemble.samples > 0") if name == A.ENSEMBLE else ""
             raise ComparisonInputError(f"{path} has no {name}{hint}")
-    summary = json.loads((path / "summary.json").read_text())
+    summary = run.read_summary()
     # libyaml's loader when available: config.yaml holds the calibrated draws (thousands of numbers)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    config = yaml.load((path / "config.yaml").read_text(), Loader=loader)
-    point = _read_constants(path / "outputs.nc", POINT_CONSTANTS)
-    ensemble = _read_dataset(path / "ensemble.nc")
+    config = yaml.load(run.read_text(A.CONFIG), Loader=loader)
+    point = _read_constants(run.outputs_path, POINT_CONSTANTS)
+    ensemble = run.open_dataset(A.ENSEMBLE)
     missing = [name for name in REQUIRED_ENSEMBLE_VARIABLES if name not in ensemble]
     if missing:
         raise ComparisonInputError(
-            f"{path}/ensemble.nc lacks {', '.join(missing)} (made by an older version of "
+            f"{run.ensemble_path} lacks {', '.join(missing)} (made by an older version of "
             f"simulator.results.ENSEMBLE_VARIABLES?); re-run the scenario")
     if ensemble.sizes.get("sample", 0) == 0:
-        raise ComparisonInputError(f"{path}/ensemble.nc has no members; re-run with ensemble.samples > 0")
-    return RunArchive(path, manifest, summary, config, point, ensemble)
+        raise ComparisonInputError(f"{run.ensemble_path} has no members; re-run with ensemble.samples > 0")
+    return LoadedArchive(path, manifest, summary, config, point, ensemble)
 
 
-def load_archives(paths: Iterable[str | Path]) -> list[RunArchive]:
+def load_archives(paths: Iterable[str | Path]) -> list[LoadedArchive]:
     """:func:`find_archives` then :func:`load_archive` for each, in job order."""
     return [load_archive(path) for path in find_archives(paths)]
 
 
-def row_labels(archives: list[RunArchive]) -> list[str]:
+def row_labels(archives: list[LoadedArchive]) -> list[str]:
     """A unique label per archive: the scenario name; if it repeats, with the overrides that set
     this archive apart (e.g. ``baseline [params.water_cap_growth_after_2025=0.01]``), else its
     directory name."""
@@ -266,18 +257,18 @@ def row_labels(archives: list[RunArchive]) -> list[str]:
     return labels
 
 
-def common_random_numbers(archives: list[RunArchive]) -> bool:
+def common_random_numbers(archives: list[LoadedArchive]) -> bool:
     """Whether all archives share seed and member count (members then share parameter draws)."""
     return len({(a.seed, a.members) for a in archives}) == 1
 
 
-def describe(archive: RunArchive) -> dict[str, Any]:
+def describe(archive: LoadedArchive) -> dict[str, Any]:
     """Provenance of one archive for the comparison manifest."""
     git = archive.manifest.get("git", {})
     return {
         "path": str(archive.path),
         "scenario": archive.scenario,
-        "manifest_sha256": sha256_of(archive.path / MANIFEST_NAME),
+        "manifest_sha256": sha256_of(RunArchive(archive.path).manifest_path),
         "git_commit": git.get("commit"),
         "git_dirty": git.get("dirty"),
         "seed": archive.seed,
@@ -286,5 +277,5 @@ def describe(archive: RunArchive) -> dict[str, Any]:
     }
 
 
-__all__ = ["ArchiveError", "ComparisonInputError", "RunArchive", "find_archives", "load_archive",
+__all__ = ["ArchiveError", "ComparisonInputError", "LoadedArchive", "find_archives", "load_archive",
            "load_archives", "row_labels", "common_random_numbers", "describe"]

@@ -37,12 +37,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from base.archive import ArchiveError, build_manifest, finalize_manifest, staged_archive
+from base.archive import ArchiveError, RunArchive, build_manifest, finalize_manifest, staged_archive
 from base.paths import RUNS_DIR
 from simulator.cli import run_command, strip_debug_flag
 from simulator.summary import URBANIZATION_TARGETS, at_year, indicators, land_quota_km2
 
-from .archives import (ComparisonInputError, RunArchive, common_random_numbers, describe,
+from .archives import (ComparisonInputError, LoadedArchive, common_random_numbers, describe,
                        find_archives, load_archive, row_labels)
 from .decomposition import DEFAULT_PERIOD, DecompositionError, check_closure, decompose
 from .plots import write_comparison_plots
@@ -67,14 +67,14 @@ def verdict(probability: float) -> str:
     return f"p<{min(VERDICT_LEVELS):g}"
 
 
-def scenario_indicators(archive: RunArchive, baseline: RunArchive | None = None) -> dict[str, Any]:
+def scenario_indicators(archive: LoadedArchive, baseline: LoadedArchive | None = None) -> dict[str, Any]:
     """Every number of one comparison row, computed from the archive's files.
 
     Parameters
     ----------
-    archive : RunArchive
+    archive : LoadedArchive
         A verified simulation archive with an ensemble.
-    baseline : RunArchive, optional
+    baseline : LoadedArchive, optional
         The baseline run with the same seed and members (common random numbers): adds the paired
         difference of 2035 urbanization against it [pp].
     """
@@ -129,7 +129,7 @@ def scenario_indicators(archive: RunArchive, baseline: RunArchive | None = None)
     return row
 
 
-def decomposition_row(archive: RunArchive, period: tuple = DEFAULT_PERIOD) -> dict[str, Any]:
+def decomposition_row(archive: LoadedArchive, period: tuple = DEFAULT_PERIOD) -> dict[str, Any]:
     """Mean contribution of each flow to the change in urbanization over ``period`` [pp]."""
     parts = decompose(archive.ensemble, period)
     check_closure(parts)
@@ -167,7 +167,7 @@ def _verdict_cell(row: dict, year: int) -> str:
 
 
 def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decomposition: Sequence[dict],
-                        archives: Sequence[RunArchive], period: tuple) -> str:
+                        archives: Sequence[LoadedArchive], period: tuple) -> str:
     """``comparison.md``: definitions, the comparison table and the decomposition table."""
     members = sorted({a.members for a in archives})
     seeds = sorted({a.seed for a in archives})
@@ -260,7 +260,7 @@ def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decompositi
 
 def default_output(paths: Sequence[Path]) -> Path:
     """``<multirun dir>/comparison`` for one multirun directory, else ``runs/comparisons/<time>``."""
-    if len(paths) == 1 and not (paths[0] / "manifest.json").is_file():
+    if len(paths) == 1 and not RunArchive(paths[0]).complete:
         return paths[0] / "comparison"
     stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     return RUNS_DIR / "comparisons" / stamp
@@ -309,7 +309,7 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
     markdown = comparison_markdown(rows, labels, decomposition, archives, period)
     manifest = build_manifest(
         kind="comparison", seed=None, wall_time_s=time.perf_counter() - started,
-        inputs={f"archive {i} ({label}) manifest": a.path / "manifest.json"
+        inputs={f"archive {i} ({label}) manifest": RunArchive(a.path).manifest_path
                 for i, (label, a) in enumerate(zip(labels, archives))},
         extra={"archives": [describe(a) for a in archives],
                "common_random_numbers": common_random_numbers(archives),

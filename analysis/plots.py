@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 from base.fonts import bilingual, subplots
 from simulator.summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, land_quota_km2
 
-from .archives import RunArchive
+from .archives import LoadedArchive
 from .decomposition import FLOW_LABELS
 from .probability import predictive_quantiles
 
@@ -53,12 +53,12 @@ def _colors(n: int) -> list:
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def scenario_label(archive: RunArchive, label: str) -> str:
+def scenario_label(archive: LoadedArchive, label: str) -> str:
     """Legend entry: the row label, with the Chinese title when a CJK font is installed."""
     return bilingual(label, archive.title_zh) if archive.title_zh else label
 
 
-def _bands(archive: RunArchive, values: np.ndarray, variable: str) -> np.ndarray:
+def _bands(archive: LoadedArchive, values: np.ndarray, variable: str) -> np.ndarray:
     """Predictive 5/50/95 % over members (members on axis 0), with the variable's observation noise."""
     return predictive_quantiles(values, archive.observation_noise(variable), BAND, axis=0)
 
@@ -72,7 +72,7 @@ def _overlay(ax, time, archives, labels, series, colors, scale=1.0, band=True):
         ax.plot(time, mid, color=color, lw=1.8, label=scenario_label(archive, label))
 
 
-def plot_urbanization(archives: Sequence[RunArchive], labels: Sequence[str], path: Path) -> Path:
+def plot_urbanization(archives: Sequence[LoadedArchive], labels: Sequence[str], path: Path) -> Path:
     """Resident urbanization per scenario against the plan's targets."""
     fig, (ax,) = _figure()
     time = archives[0].ensemble["time"].values
@@ -91,7 +91,7 @@ def plot_urbanization(archives: Sequence[RunArchive], labels: Sequence[str], pat
     return _save(fig, path)
 
 
-def plot_population(archives: Sequence[RunArchive], labels: Sequence[str], path: Path) -> Path:
+def plot_population(archives: Sequence[LoadedArchive], labels: Sequence[str], path: Path) -> Path:
     """Total resident population per scenario."""
     fig, (ax,) = _figure()
     time = archives[0].ensemble["time"].values
@@ -105,7 +105,7 @@ def plot_population(archives: Sequence[RunArchive], labels: Sequence[str], path:
     return _save(fig, path)
 
 
-def plot_water(archives: Sequence[RunArchive], labels: Sequence[str], path: Path) -> Path:
+def plot_water(archives: Sequence[LoadedArchive], labels: Sequence[str], path: Path) -> Path:
     """Urban water demand against each scenario's urban allocation, and their ratio."""
     fig, (left, right) = _figure(2, width=14, height=7.0)
     time = archives[0].ensemble["time"].values
@@ -130,7 +130,7 @@ def plot_water(archives: Sequence[RunArchive], labels: Sequence[str], path: Path
     return _save(fig, path)
 
 
-def plot_land(archives: Sequence[RunArchive], labels: Sequence[str], path: Path) -> Path:
+def plot_land(archives: Sequence[LoadedArchive], labels: Sequence[str], path: Path) -> Path:
     """New urban construction land since end-2020 against each quota, and land per resident."""
     fig, (left, right) = _figure(2, width=14, height=7.0)
     start, end = LAND_QUOTA_PERIOD
@@ -187,7 +187,7 @@ def plot_decomposition(rows: Sequence[Mapping[str, float]], labels: Sequence[str
     return _save(fig, path, ncol=2)
 
 
-def write_comparison_plots(directory: Path, archives: Sequence[RunArchive], labels: Sequence[str],
+def write_comparison_plots(directory: Path, archives: Sequence[LoadedArchive], labels: Sequence[str],
                            decomposition_rows: Sequence[Mapping[str, float]], period: tuple) -> list[Path]:
     """Write every comparison plot into ``directory``."""
     return [

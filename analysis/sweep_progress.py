@@ -28,7 +28,8 @@ from hydra.experimental.callback import Callback
 from tqdm import tqdm
 from omegaconf import DictConfig, OmegaConf
 
-MANIFEST_NAME = "manifest.json"
+from base.archive import RunArchive
+
 
 
 def count_jobs(config: DictConfig) -> Optional[int]:
@@ -53,7 +54,7 @@ def finished_archives(sweep_dir: Path) -> int:
     if not sweep_dir.is_dir():
         return 0
     return sum(1 for path in sweep_dir.iterdir()
-               if path.is_dir() and not path.name.startswith(".") and (path / MANIFEST_NAME).is_file())
+               if path.is_dir() and not path.name.startswith(".") and RunArchive(path).complete)
 
 
 class SweepProgressBar(Callback):

@@ -25,10 +25,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+import xarray as xr
 from model.cache import file_sha256 as sha256_of
 
 from .paths import REPO_ROOT, SCENARIOS_DIR, repo_relative
 from .signals import cleanup_on_signal, remove_tree
+
+#: Written last into every archive (simulation, calibration, comparison, sensitivity): its presence
+#: marks the archive complete. :class:`RunArchive` spells the other file names of a run archive.
 MANIFEST_NAME = "manifest.json"
 KEY_PACKAGES = (
     "numpy", "scipy", "pandas", "xarray", "netCDF4", "pysd", "matplotlib", "hydra-core",
@@ -270,3 +274,143 @@ def verify_archive(archive: str | Path) -> dict[str, Any]:
                 f"altered or truncated after the run; re-run to regenerate it"
             )
     return manifest
+
+
+class RunArchive:
+    """The run archive of ``sim.py``: the one place that names its files, writes, reads and verifies it.
+
+    A run archive holds
+
+    - :attr:`OUTPUTS` ``outputs.nc``: the point run (every model variable, with its dimensions);
+    - :attr:`ENSEMBLE` ``ensemble.nc``: the ensemble members (optional);
+    - :attr:`SUMMARY` ``summary.json``: targets and limits;
+    - :attr:`CONFIG` ``config.yaml``: the resolved configuration (reproduces the run);
+    - :attr:`DRAWS` ``calibrated_draws.csv``: the copy of the calibrated draws (optional);
+    - :attr:`README` ``README.md``: what the files are;
+    - ``*.png`` plots, and :attr:`MANIFEST` ``manifest.json``, written last.
+
+    Write one with :meth:`staged` (atomic: the directory appears complete or not at all), open an
+    existing one with ``RunArchive(path)`` and check it with :meth:`verify`.
+
+    Parameters
+    ----------
+    path : path-like
+        The archive directory (or, inside :meth:`staged`, its staging directory).
+    """
+
+    OUTPUTS = "outputs.nc"
+    ENSEMBLE = "ensemble.nc"
+    SUMMARY = "summary.json"
+    CONFIG = "config.yaml"
+    DRAWS = "calibrated_draws.csv"
+    README = "README.md"
+    MANIFEST = MANIFEST_NAME
+    PLOTS = "*.png"
+    #: The netCDF backend of both datasets.
+    NETCDF_ENGINE = "netcdf4"
+    #: Files re-made from ``config.yaml`` and compared by ``python -m simulator.reproduce``.
+    DERIVED = (OUTPUTS, ENSEMBLE, SUMMARY, CONFIG, README)
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunArchive({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ paths
+    def file(self, name: str) -> Path:
+        """Path of file ``name`` of the archive (one of the class's names)."""
+        return self.path / name
+
+    @property
+    def outputs_path(self) -> Path:
+        return self.path / self.OUTPUTS
+
+    @property
+    def ensemble_path(self) -> Path:
+        return self.path / self.ENSEMBLE
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / self.MANIFEST
+
+    def has(self, name: str) -> bool:
+        """Whether file ``name`` exists in the archive."""
+        return (self.path / name).is_file()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the manifest exists (archives are renamed into place only when complete)."""
+        return self.manifest_path.is_file()
+
+    # ------------------------------------------------------------------ writing
+    @classmethod
+    @contextlib.contextmanager
+    def staged(cls, final_dir: str | Path) -> Iterator["RunArchive"]:
+        """A :class:`RunArchive` on a staging directory that becomes ``final_dir`` atomically.
+
+        See :func:`staged_archive`; call :meth:`finalize` last inside the block.
+        """
+        with staged_archive(final_dir) as staging:
+            yield cls(staging)
+
+    def write_dataset(self, name: str, dataset: Any) -> Path:
+        """Write an xarray Dataset as netCDF file ``name`` (:attr:`OUTPUTS` or :attr:`ENSEMBLE`)."""
+        path = self.path / name
+        dataset.to_netcdf(path, engine=self.NETCDF_ENGINE)
+        return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write text file ``name`` (UTF-8)."""
+        path = self.path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def write_summary(self, summary: Mapping[str, Any]) -> Path:
+        """Write :attr:`SUMMARY` (indented JSON, non-ASCII kept)."""
+        return self.write_text(self.SUMMARY, summary_text(summary))
+
+    def copy_draws(self, source: str | Path) -> Path:
+        """Copy the calibrated draws file into the archive as :attr:`DRAWS`."""
+        target = self.path / self.DRAWS
+        shutil.copyfile(source, target)
+        return target
+
+    def finalize(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Hash every file and write the manifest last (:func:`finalize_manifest`)."""
+        return finalize_manifest(self.path, manifest)
+
+    # ------------------------------------------------------------------ reading
+    def verify(self) -> dict[str, Any]:
+        """Check the archive against its manifest and return the manifest (:func:`verify_archive`)."""
+        return verify_archive(self.path)
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The manifest, unverified (raises :class:`ArchiveError` if missing or malformed)."""
+        try:
+            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ArchiveError(f"{self.manifest_path} cannot be read ({error})") from None
+
+    def read_text(self, name: str) -> str:
+        """Text file ``name`` of the archive."""
+        return (self.path / name).read_text(encoding="utf-8")
+
+    def read_summary(self) -> dict[str, Any]:
+        """:attr:`SUMMARY` as a dict."""
+        return json.loads(self.read_text(self.SUMMARY))
+
+    def open_dataset(self, name: str, variables: Sequence[str] | None = None) -> Any:
+        """netCDF file ``name`` read into memory as an xarray Dataset (only ``variables`` if given).
+
+        A missing variable raises ``KeyError``.
+        """
+        with xr.open_dataset(self.path / name, engine=self.NETCDF_ENGINE) as dataset:
+            if variables is not None:
+                dataset = dataset[list(variables)]
+            return dataset.load()
+
+
+def summary_text(summary: Mapping[str, Any]) -> str:
+    """``summary.json`` as written: indented JSON, non-ASCII characters kept, final newline."""
+    return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"

@@ -27,6 +27,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from analysis.levers import scenario_files
+from base.archive import RunArchive
 from base.paths import REPO_ROOT, SCENARIOS_DIR
 
 TARGET_S = 30.0
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "sim.py", "-m", f"scenario={','.join(scenarios)}",
              f"ensemble.samples={args.samples}", f"plots={str(args.plots).lower()}",
              f"hydra.sweep.dir={sweep_dir}"], env)
-        manifests = sorted(sweep_dir.glob("*/manifest.json"))
+        manifests = sorted(sweep_dir.glob(f"*/{RunArchive.MANIFEST}"))
         jobs_compute_s = sum(json.loads(p.read_text())["wall_time_s"] for p in manifests)
         comparison_s, _ = timed_run(
             [sys.executable, "-m", "analysis.compare", str(sweep_dir), "--out", str(comparison_dir)], env)

@@ -38,7 +38,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLaunche
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from base import signals
-from base.archive import COMMAND_ENV
+from base.archive import COMMAND_ENV, RunArchive
 from .sweep import (SweepError, SweepPlan, final_report, describe_plan, keep_first_multirun_yaml,
                     launch_command, plan_sweep, read_launches, record_end, record_launch,
                     rerun_command, sweep_lock)
@@ -78,7 +78,7 @@ def _returns(plan: SweepPlan) -> list[JobReturn]:
         ret = JobReturn(overrides=job.overrides, working_dir=str(plan.sweep_dir / job.folder))
         ret.status = JobStatus.COMPLETED
         try:
-            summary = json.loads((plan.sweep_dir / job.folder / "summary.json").read_text())
+            summary = RunArchive(plan.sweep_dir / job.folder).read_summary()
             ret.return_value = summary["urbanization_rate_pct"].get("2035")
         except (OSError, ValueError, KeyError, AttributeError):
             ret.return_value = None
@@ -121,7 +121,7 @@ def _finish(launcher, plan: SweepPlan, failures: dict[int, str], started: float)
 
 
 def _progress(plan: SweepPlan) -> str:
-    done = sum(1 for job in plan.jobs if (plan.sweep_dir / job.folder / "manifest.json").is_file())
+    done = sum(1 for job in plan.jobs if RunArchive(plan.sweep_dir / job.folder).complete)
     return f"{done} of {len(plan.jobs)} archive(s) complete"
 
 

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from model import MODEL_PATH
 from model.spec import load_spec
 
-from base.archive import ArchiveError, git_state, sha256_of, unlisted_files, verify_archive
+from base.archive import ArchiveError, RunArchive, git_state, sha256_of, summary_text, unlisted_files
 
 from .cli import DEBUG_FLAG, run_command
 from .run import archive_readme, archived_config, astuple_shallow, job_summary, prepare, simulate
@@ -42,23 +42,30 @@ def compare(recorded: xr.Dataset, fresh: xr.Dataset, rtol: float) -> list[str]:
     return differences
 
 
-def compare_summary(recorded: Any, fresh: Any, rtol: float, where: str = "summary.json") -> list[str]:
-    """Entries of ``summary.json`` that differ (numbers beyond ``rtol``, anything else at all)."""
+def compare_summary(recorded: Any, fresh: Any, rtol: float, where: str = RunArchive.SUMMARY,
+                    added: list[str] | None = None) -> list[str]:
+    """Entries of ``summary.json`` that differ (numbers beyond ``rtol``, anything else at all).
+
+    Every entry the archive records is compared; an entry it lacks but the new run makes (the
+    summary gained a figure since the archive was written) is not a difference: its path is
+    appended to ``added`` (if given) so that the caller can report it.
+    """
     if isinstance(recorded, dict) and isinstance(fresh, dict):
         differences = []
         for key in sorted(set(recorded) | set(fresh)):
             if key not in fresh:
                 differences.append(f"{where}.{key}: not in the new summary")
             elif key not in recorded:
-                differences.append(f"{where}.{key}: missing from the archived summary")
+                if added is not None:
+                    added.append(f"{where}.{key}")
             else:
-                differences += compare_summary(recorded[key], fresh[key], rtol, f"{where}.{key}")
+                differences += compare_summary(recorded[key], fresh[key], rtol, f"{where}.{key}", added)
         return differences
     if isinstance(recorded, list) and isinstance(fresh, list):
         if len(recorded) != len(fresh):
             return [f"{where}: {len(recorded)} items, the new run has {len(fresh)}"]
         return [d for i, (a, b) in enumerate(zip(recorded, fresh))
-                for d in compare_summary(a, b, rtol, f"{where}[{i}]")]
+                for d in compare_summary(a, b, rtol, f"{where}[{i}]", added)]
     numbers = (int, float)
     if isinstance(recorded, numbers) and isinstance(fresh, numbers) and \
             not isinstance(recorded, bool) and not isinstance(fresh, bool):
@@ -68,25 +75,23 @@ def compare_summary(recorded: Any, fresh: Any, rtol: float, where: str = "summar
     return [] if recorded == fresh else [f"{where}: archived {recorded!r}, new run {fresh!r}"]
 
 
-#: Archive files re-made and compared; the plots are drawn from outputs.nc (compared) and not re-drawn.
-COMPARED_FILES = ("outputs.nc", "ensemble.nc", "summary.json", "config.yaml", "README.md")
-
-
-def reproduce(archive: str | Path, rtol: float = 1e-9) -> list[str]:
+def reproduce(archive: str | Path, rtol: float = 1e-9, added: list[str] | None = None) -> list[str]:
     """Re-run ``archive`` and return the differences (empty if it reproduces).
 
-    Every derived file is made again and compared: ``outputs.nc`` and ``ensemble.nc`` variable by
-    variable within ``rtol``, ``summary.json`` entry by entry (numbers within ``rtol``),
-    ``config.yaml`` and ``README.md`` as text.
+    Every derived file (:attr:`base.archive.RunArchive.DERIVED`) is made again and compared:
+    ``outputs.nc`` and ``ensemble.nc`` variable by variable within ``rtol``, ``summary.json``
+    entry by entry (numbers within ``rtol``; entries the new summary adds are listed in ``added``,
+    not counted as differences), ``config.yaml`` and ``README.md`` as text.
 
     Raises
     ------
     ArchiveError
         If the archive is incomplete or altered, or is not a simulation archive.
     """
-    archive = Path(archive)
+    run = RunArchive(archive)
+    archive = run.path
     rtol = check_rtol(rtol)
-    manifest = verify_archive(archive)
+    manifest = run.verify()
     kind = manifest.get("kind")
     if kind != "simulation":
         remake = {"comparison": "python -m analysis.compare <the multirun or archives it compared>",
@@ -106,35 +111,33 @@ def reproduce(archive: str | Path, rtol: float = 1e-9) -> list[str]:
         print(f"warning: the archive was made at commit {manifest['git']['commit']}, "
               f"this checkout is at {git_state().get('commit')}", file=sys.stderr)
     try:
-        cfg = OmegaConf.load(archive / "config.yaml")
+        cfg = OmegaConf.load(run.file(RunArchive.CONFIG))
     except Exception as error:  # noqa: BLE001 - any YAML or OmegaConf error: the file is broken
-        raise ArchiveError(f"{archive / 'config.yaml'} cannot be read ({error}); the archive is broken") from None
+        raise ArchiveError(f"{run.file(RunArchive.CONFIG)} cannot be read ({error}); the archive is broken") from None
     spec = load_spec(MODEL_PATH)
     plan = prepare(cfg, spec, base_dir=archive, program="reproduce")
     settings, uncertainty = plan.settings, plan.uncertainty
     point, ensemble, _, predictive = astuple_shallow(simulate(plan))
-    with xr.open_dataset(archive / "outputs.nc") as recorded:
-        differences = compare(recorded.load(), point, rtol)
-    if (archive / "ensemble.nc").is_file():
+    A = RunArchive
+    differences = compare(run.open_dataset(A.OUTPUTS), point, rtol)
+    if run.has(A.ENSEMBLE):
         if ensemble is None:
-            differences.append("ensemble.nc: the new run made no ensemble")
+            differences.append(f"{A.ENSEMBLE}: the new run made no ensemble")
         else:
-            with xr.open_dataset(archive / "ensemble.nc") as recorded:
-                differences += [f"ensemble {d}" for d in compare(recorded.load(), ensemble, rtol)]
+            differences += [f"ensemble {d}" for d in compare(run.open_dataset(A.ENSEMBLE), ensemble, rtol)]
     elif ensemble is not None and settings["save_members"]:
-        differences.append("ensemble.nc: missing from the archive, but the new run writes one")
-    fresh_summary = json.loads(json.dumps(job_summary(cfg, settings, uncertainty, point, ensemble, predictive)))
-    differences += compare_summary(json.loads((archive / "summary.json").read_text(encoding="utf-8")),
-                                   fresh_summary, rtol)
+        differences.append(f"{A.ENSEMBLE}: missing from the archive, but the new run writes one")
+    fresh_summary = json.loads(summary_text(job_summary(cfg, settings, uncertainty, point, ensemble, predictive)))
+    differences += compare_summary(run.read_summary(), fresh_summary, rtol, added=added)
     archived = archived_config(cfg, uncertainty)
-    if OmegaConf.to_yaml(archived, resolve=True) != (archive / "config.yaml").read_text(encoding="utf-8"):
-        differences.append("config.yaml: differs from the config re-made from it")
-    if (archive / "README.md").is_file():
-        readme = archive_readme(archived, manifest, has_ensemble=(archive / "ensemble.nc").is_file(),
+    if OmegaConf.to_yaml(archived, resolve=True) != run.read_text(A.CONFIG):
+        differences.append(f"{A.CONFIG}: differs from the config re-made from it")
+    if run.has(A.README):
+        readme = archive_readme(archived, manifest, has_ensemble=run.has(A.ENSEMBLE),
                                 has_bands=any(name.endswith("_p50") for name in point.data_vars),
                                 has_plots=any(name.endswith(".png") for name in manifest["files"]))
-        if readme != (archive / "README.md").read_text(encoding="utf-8"):
-            differences.append("README.md: differs from the one re-made from config.yaml and manifest.json")
+        if readme != run.read_text(A.README):
+            differences.append(f"{A.README}: differs from the one re-made from {A.CONFIG} and {A.MANIFEST}")
     return differences
 
 
@@ -159,19 +162,23 @@ def _rtol_argument(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulator.reproduce",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("archive", help="a run archive directory (with manifest.json)")
+    parser.add_argument("archive", help=f"a run archive directory (with {RunArchive.MANIFEST})")
     parser.add_argument("--rtol", type=_rtol_argument, default=1e-9,
                         help="relative tolerance, a number in [0, 1) (default 1e-9)")
     parser.add_argument(DEBUG_FLAG, action="store_true", help="show tracebacks of unexpected errors")
     args = parser.parse_args(argv)
-    differences = reproduce(args.archive, args.rtol)
+    added: list[str] = []
+    differences = reproduce(args.archive, args.rtol, added)
+    if added:
+        print(f"note: the new run's {RunArchive.SUMMARY} has {len(added)} entr{'y' if len(added) == 1 else 'ies'} "
+              f"the archive does not record (added to the summary since; not compared): {', '.join(added)}")
     if differences:
         print(f"{args.archive} does NOT reproduce:")
         for line in differences:
             print(f"  {line}")
         return 1
-    print(f"{args.archive} reproduces: {', '.join(COMPARED_FILES)} re-made and equal within rtol={args.rtol:g} "
-          f"(the plots are drawn from outputs.nc)")
+    print(f"{args.archive} reproduces: {', '.join(RunArchive.DERIVED)} re-made and equal within "
+          f"rtol={args.rtol:g} (the plots are drawn from {RunArchive.OUTPUTS})")
     return 0
 
 

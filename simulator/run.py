@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -18,7 +16,7 @@ import numpy as np
 import xarray as xr
 from omegaconf import DictConfig, OmegaConf
 
-from base.archive import build_manifest, finalize_manifest, remove_if_empty, staged_archive
+from base.archive import RunArchive, build_manifest, remove_if_empty
 from base.observations import load_history
 from base.paramfile import Uncertainty, uncertainty_from_config
 from base.paths import DATA_PATH
@@ -33,9 +31,6 @@ from .validation import (check_resources, check_run_settings, check_schema, clai
                          estimate_resources)
 from .results import ENSEMBLE_VARIABLES, check_finite, run_to_dataset
 from .summary import URBANIZATION_TARGETS, at_year, summarize, summary_lines
-
-NETCDF_ENGINE = "netcdf4"
-
 
 class JobError(SystemExit):
     """A refused job: the message is printed and the process exits with status 2."""
@@ -177,14 +172,11 @@ def astuple_shallow(simulation: Simulation) -> tuple:
     return simulation.point, simulation.ensemble, simulation.bands, simulation.predictive
 
 
-ARCHIVED_DRAWS = "calibrated_draws.csv"
-
-
 def archived_config(cfg: DictConfig, uncertainty: Uncertainty) -> DictConfig:
     """The config as archived: the calibrated draws point at the archive's own copy."""
     archived = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     if uncertainty.draws_path is not None:
-        archived.calibrated.uncertainty.draws_file = ARCHIVED_DRAWS
+        archived.calibrated.uncertainty.draws_file = RunArchive.DRAWS
     return archived
 
 
@@ -200,33 +192,34 @@ def write_archive(output_dir: Path, cfg: DictConfig, point: xr.Dataset, ensemble
     if not save_members:
         ensemble = None
     uncertainty = uncertainty or Uncertainty()
-    with staged_archive(output_dir) as staging:
+    with RunArchive.staged(output_dir) as archive:
         if uncertainty.draws_path is not None:
-            shutil.copyfile(uncertainty.draws_path, staging / ARCHIVED_DRAWS)
+            archive.copy_draws(uncertainty.draws_path)
         cfg = archived_config(cfg, uncertainty)
         point.attrs.update({
             "title": "Inner Mongolia urbanization SD model: point run (calibrated point estimates)",
             "scenario": str(cfg.scenario.name),
             "time_convention": "the value at model time Y is the year-end value of year Y",
         })
-        point.to_netcdf(staging / "outputs.nc", engine=NETCDF_ENGINE)
+        archive.write_dataset(RunArchive.OUTPUTS, point)
         if ensemble is not None:
             ensemble.attrs.update({"title": "Ensemble members over calibrated parameter uncertainty",
                                    "scenario": str(cfg.scenario.name)})
-            ensemble.to_netcdf(staging / "ensemble.nc", engine=NETCDF_ENGINE)
-        (staging / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        (staging / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+            archive.write_dataset(RunArchive.ENSEMBLE, ensemble)
+        archive.write_text(RunArchive.CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+        archive.write_summary(summary)
         if make_plots:
-            write_plots(staging, point, bands, ensemble, load_history(DATA_PATH))
-        (staging / "README.md").write_text(
-            archive_readme(cfg, manifest, has_ensemble=ensemble is not None, has_bands=bool(bands),
-                           has_plots=make_plots))
-        finalize_manifest(staging, manifest)
+            write_plots(archive.path, point, bands, ensemble, load_history(DATA_PATH))
+        archive.write_text(RunArchive.README,
+                           archive_readme(cfg, manifest, has_ensemble=ensemble is not None, has_bands=bool(bands),
+                                          has_plots=make_plots))
+        archive.finalize(manifest)
 
 
 def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_bands: bool,
                    has_plots: bool) -> str:
     """A short description of the archive's files and how to reproduce it."""
+    A = RunArchive
     overrides = " ".join(manifest.get("overrides", []))
     commit = manifest["git"].get("commit") or "unknown"
     lines = [
@@ -237,23 +230,23 @@ def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_b
         "",
         "| file | content |",
         "|---|---|",
-        "| `outputs.nc` | point run: every model variable over `time` (units and descriptions as attributes)"
+        f"| `{A.OUTPUTS}` | point run: every model variable over `time` (units and descriptions as attributes)"
         + (" and the prediction bands `*_p05/_p50/_p95`" if has_bands else "") + " |",
     ]
     if has_ensemble:
-        lines.append("| `ensemble.nc` | ensemble members, dimensions (sample, time), with each member's parameter values |")
-        lines.append(f"| `{ARCHIVED_DRAWS}` | the calibrated joint parameter draws the members were resampled from |")
+        lines.append(f"| `{A.ENSEMBLE}` | ensemble members, dimensions (sample, time), with each member's parameter values |")
+        lines.append(f"| `{A.DRAWS}` | the calibrated joint parameter draws the members were resampled from |")
     lines += [
-        "| `summary.json` | targets (69 % in 2025, 72 % in 2035), water against the cap, land against the quota and the standard |",
-        "| `config.yaml` | the resolved configuration (parameters, run settings, seed) |",
-        "| `manifest.json` | git commit, hashes of model/config/data/archive files, package versions, command, seed, wall time |",
+        f"| `{A.SUMMARY}` | targets (69 % in 2025, 72 % in 2035), water against the cap, land against the quota and the standard |",
+        f"| `{A.CONFIG}` | the resolved configuration (parameters, run settings, seed) |",
+        f"| `{A.MANIFEST}` | git commit, hashes of model/config/data/archive files, package versions, command, seed, wall time |",
     ]
     if has_plots:
-        lines.append("| `*.png` | urbanization, population, land and water plots |")
+        lines.append(f"| `{A.PLOTS}` | urbanization, population, land and water plots |")
     lines += [
         "",
-        "Reproduce: check out the commit, then run the same command (the seed is in config.yaml), or",
-        "`python -m simulator.reproduce <this directory>`, which re-runs from config.yaml and compares.",
+        f"Reproduce: check out the commit, then run the same command (the seed is in {A.CONFIG}), or",
+        f"`python -m simulator.reproduce <this directory>`, which re-runs from {A.CONFIG} and compares.",
         "",
     ]
     return "\n".join(lines)

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from base.archive import (COMMAND_ENV, MANIFEST_NAME, STAGING_PATTERN, ArchiveError, invoking_command,
-                          verify_archive)
+from base.archive import (COMMAND_ENV, MANIFEST_NAME, STAGING_PATTERN, ArchiveError, RunArchive,
+                          invoking_command, verify_archive)
 
 RECORD_DIR = ".sweep"
 JOBS_FILE = "jobs.json"
@@ -146,7 +146,7 @@ def archive_state(folder: Path, overrides: Sequence[str]) -> tuple[str, str]:
     if not (folder / MANIFEST_NAME).is_file():
         if not any(folder.iterdir()):
             return "incomplete", "empty folder (the job was stopped or failed)"
-        return "incomplete", "folder without manifest.json (the job did not finish)"
+        return "incomplete", f"folder without {MANIFEST_NAME} (the job did not finish)"
     try:
         manifest = verify_archive(folder)
     except ArchiveError as error:
@@ -341,7 +341,7 @@ def missing_jobs(sweep_dir: Path) -> list[MissingJob]:
             continue
         reason = ended.get(name) or ("no archive (the job never ran, or a launch of it is still running)"
                                      if not folder.exists() else
-                                     "no manifest.json (the job did not finish)")
+                                     f"no {MANIFEST_NAME} (the job did not finish)")
         missing.append(MissingJob(name, reason, logs.get(name)))
     return missing
 
@@ -357,9 +357,9 @@ def first_command(sweep_dir: Path) -> list[str] | None:
 def one_line_summary(folder: Path) -> str:
     """The headline numbers of an archive's ``summary.json`` on one line."""
     try:
-        summary = json.loads((Path(folder) / "summary.json").read_text())
+        summary = RunArchive(folder).read_summary()
     except (OSError, ValueError):
-        return "(no summary.json)"
+        return f"(no {RunArchive.SUMMARY})"
     parts = []
     rates = summary.get("urbanization_rate_pct") or {}
     shown = [f"{year} {float(rates[year]):.2f} %" for year in ("2025", "2035") if year in rates]

@@ -229,6 +229,31 @@ def test_archive_reproduces_from_its_own_files(point_archive):
     assert reproduce(point_archive[0]) == []
 
 
+def test_run_archive_spells_the_files_sim_py_writes(point_archive):
+    from base.archive import RunArchive
+
+    archive = RunArchive(point_archive[0])
+    manifest = archive.verify()
+    assert archive.complete and {RunArchive.OUTPUTS, RunArchive.SUMMARY, RunArchive.CONFIG,
+                                 RunArchive.README} <= set(manifest["files"])
+    assert archive.read_summary() == point_archive[1]
+    assert set(archive.open_dataset(RunArchive.OUTPUTS, ["urbanization_rate"]).data_vars) == {"urbanization_rate"}
+
+
+def test_reproduce_reports_summary_entries_an_older_archive_lacks():
+    from simulator.reproduce import compare_summary
+
+    recorded = {"a": 1.0, "b": {"c": [1, 2]}}
+    fresh = {"a": 1.0, "b": {"c": [1, 2], "new": 3}, "also_new": True}
+    added: list = []
+    assert compare_summary(recorded, fresh, 1e-12, added=added) == []
+    assert added == ["summary.json.also_new", "summary.json.b.new"]
+    # an entry the archive records must still be there, with the same value
+    assert compare_summary(fresh, recorded, 1e-12) == ["summary.json.also_new: not in the new summary",
+                                                       "summary.json.b.new: not in the new summary"]
+    assert compare_summary({"a": 1.0}, {"a": 1.1}, 1e-12) == ["summary.json.a: archived 1.0, new run 1.1"]
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "does not exist"),
     ("wrong,header\n1,2\n", "line 1: the header"),
