@@ -23,8 +23,8 @@ from base.archive import remove_if_empty
 from base import signals
 from model.spec import ParameterError, load_spec
 from simulator.cli import errors_as_exit, run_command, strip_debug_flag
-from simulator.config import preprocess_overrides
-from simulator.run import print_summary, run_job
+from simulator.config import ConfigError, preprocess_overrides
+from simulator.run import model_override, model_path, print_summary, run_job
 
 
 @hydra.main(version_base="1.3", config_path="scenarios", config_name="config")
@@ -39,7 +39,7 @@ def main(cfg: DictConfig) -> float:
         remove_if_empty(output_dir)  # Hydra made it before the job started
         raise
     print_summary(summary, output_dir)
-    return summary["urbanization_rate_pct"].get("2035", float("nan"))
+    return (summary.get("urbanization_rate_pct") or {}).get("2035", float("nan"))
 
 
 def check_command_line(argv: list[str]) -> list[str]:
@@ -47,8 +47,8 @@ def check_command_line(argv: list[str]) -> list[str]:
     if not any("params." in arg for arg in argv):
         return argv
     try:
-        return preprocess_overrides(argv, load_spec())
-    except ParameterError as error:
+        return preprocess_overrides(argv, load_spec(model_path(model_override(argv))))
+    except (ParameterError, ConfigError) as error:
         print(f"sim.py: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 

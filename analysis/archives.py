@@ -19,18 +19,14 @@ import yaml
 
 from base.errors import InputError
 from base.archive import MANIFEST_NAME, STAGING_PATTERN, ArchiveError, RunArchive, sha256_of
+from base.paths import REPO_ROOT, repo_relative
+from model import MODEL_PATH
+from model.outputs import Outputs, load_outputs
 from simulator.sweep import first_command, missing_jobs, rerun_command
 
-#: Variables the comparison needs in ``ensemble.nc``.
-REQUIRED_ENSEMBLE_VARIABLES = (
-    "urbanization_rate", "total_population", "urban_water_demand", "water_cap",
-    "urban_construction_land", "land_per_urban_resident", "water_stress_ratio",
-    "urbanization_change_from_migration", "urbanization_change_from_reclassification",
-    "urbanization_change_from_natural_increase", "urbanization_change_from_out_migration",
-)
-#: Constants the comparison reads from the point run (``outputs.nc``): quota and land standard.
-POINT_CONSTANTS = ("new_land_quota_2021_2025", "m2_per_mu", "m2_per_km2",
-                   "land_standard_minimum", "land_standard_maximum")
+# What the comparison reads is declared with the model's outputs (model.outputs): the variables
+# marked ``compare`` must be in ``ensemble.nc``, the constants marked ``constant`` are read from
+# ``outputs.nc``.
 _JOB_NUMBER = re.compile(r"^(\d+)_")
 
 
@@ -53,9 +49,11 @@ class LoadedArchive:
     config : dict
         The resolved configuration (``config.yaml``).
     point : xarray.Dataset
-        The constants :data:`POINT_CONSTANTS` of ``outputs.nc`` (the point run).
+        The constants of ``outputs.nc`` (the point run) declared ``constant`` in the model's outputs.
     ensemble : xarray.Dataset
-        ``ensemble.nc``: the members, dimensions ``(sample, time)``.
+        ``ensemble.nc``: the members, dimensions ``(sample, time, *subscripts)``.
+    outputs : model.outputs.Outputs
+        The declared outputs of the archive's model (``model.mdl`` of its config).
     """
 
     path: Path
@@ -64,6 +62,12 @@ class LoadedArchive:
     config: dict
     point: xr.Dataset
     ensemble: xr.Dataset
+    outputs: Outputs
+
+    @property
+    def model(self) -> str:
+        """The archive's model file as its config names it (the project's model if it names none)."""
+        return str((self.config.get("model") or {}).get("mdl") or repo_relative(MODEL_PATH))
 
     @property
     def scenario(self) -> str:
@@ -219,16 +223,22 @@ def load_archive(path: str | Path) -> LoadedArchive:
     # libyaml's loader when available: config.yaml holds the calibrated draws (thousands of numbers)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     config = yaml.load(run.read_text(A.CONFIG), Loader=loader)
-    point = _read_constants(run.outputs_path, POINT_CONSTANTS)
+    mdl = (config.get("model") or {}).get("mdl") if isinstance(config, dict) else None
+    mdl_path = Path(mdl) if mdl is not None and Path(mdl).is_absolute() else REPO_ROOT / (mdl or repo_relative(MODEL_PATH))
+    if not mdl_path.is_file():
+        raise ComparisonInputError(f"{path}: its model {mdl} does not exist here; check out the commit "
+                                   f"that made it, or re-run the scenario")
+    outputs = load_outputs(mdl_path)
+    point = _read_constants(run.outputs_path, outputs.names("constant"))
     ensemble = run.open_dataset(A.ENSEMBLE)
-    missing = [name for name in REQUIRED_ENSEMBLE_VARIABLES if name not in ensemble]
+    missing = [name for name in outputs.names("compare") if name not in ensemble]
     if missing:
         raise ComparisonInputError(
-            f"{run.ensemble_path} lacks {', '.join(missing)} (made by an older version of "
-            f"simulator.results.ENSEMBLE_VARIABLES?); re-run the scenario")
+            f"{run.ensemble_path} lacks {', '.join(missing)} (made before these outputs were declared "
+            f"with ensemble: true in {outputs.path or 'the model'}?); re-run the scenario")
     if ensemble.sizes.get("sample", 0) == 0:
         raise ComparisonInputError(f"{run.ensemble_path} has no members; re-run with ensemble.samples > 0")
-    return LoadedArchive(path, manifest, summary, config, point, ensemble)
+    return LoadedArchive(path, manifest, summary, config, point, ensemble, outputs)
 
 
 def load_archives(paths: Iterable[str | Path]) -> list[LoadedArchive]:

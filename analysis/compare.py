@@ -40,12 +40,13 @@ import numpy as np
 from base.archive import ArchiveError, RunArchive, build_manifest, finalize_manifest, staged_archive
 from base.paths import RUNS_DIR
 from simulator.cli import run_command, strip_debug_flag
-from simulator.summary import URBANIZATION_TARGETS, at_year, indicators, land_quota_km2
+from simulator.results import province_total
+from simulator.summary import PLAN_VARIABLES, URBANIZATION_TARGETS, at_year, indicators, land_quota_km2
 
 from .archives import (ComparisonInputError, LoadedArchive, common_random_numbers, describe,
                        find_archives, load_archive, row_labels)
 from .decomposition import DEFAULT_PERIOD, DecompositionError, check_closure, decompose
-from .plots import write_comparison_plots
+from .plots import write_comparison_plots, write_output_plots
 from .probability import exceedance, predictive_quantiles
 
 #: Probability levels of the verdict.
@@ -127,6 +128,48 @@ def scenario_indicators(archive: LoadedArchive, baseline: LoadedArchive | None =
         row["urbanization_2035_vs_baseline_p05_pp"] = float(np.percentile(difference, 5))
         row["urbanization_2035_vs_baseline_p95_pp"] = float(np.percentile(difference, 95))
     return row
+
+
+def output_indicators(archive: LoadedArchive) -> dict[str, Any]:
+    """A comparison row of any model: for each output declared ``compare``, its province total
+    (sum over its subscripts) in the last simulated year, median and 90 % band over members."""
+    ensemble = archive.ensemble
+    last = float(ensemble["time"].values[-1])
+    row: dict[str, Any] = {"scenario": archive.scenario, "title": archive.title, "title_zh": archive.title_zh,
+                           "members": archive.members, "seed": archive.seed}
+    for name in archive.outputs.names("compare"):
+        values = at_year(province_total(ensemble[name]), last).values
+        low, median, high = np.percentile(values, [5, 50, 95])
+        row[f"{name}_{last:g}_median"] = float(median)
+        row[f"{name}_{last:g}_p05"] = float(low)
+        row[f"{name}_{last:g}_p95"] = float(high)
+    return row
+
+
+def outputs_markdown(rows: Sequence[dict], labels: Sequence[str], archives: Sequence[LoadedArchive]) -> str:
+    """``comparison.md`` of a model without the plan's variables: the declared outputs."""
+    outputs = archives[0].outputs
+    last = float(archives[0].ensemble["time"].values[-1])
+    names = outputs.names("compare")
+    lines = ["# Scenario comparison", "",
+             f"{len(rows)} scenarios of `{archives[0].model}` (it lacks the plan's variables, so no targets "
+             f"or limits): the outputs declared `compare`, province totals (sums over their subscripts) at "
+             f"year-end {last:g}, median [5 %, 95 %] over the ensemble members.", "",
+             "| scenario | " + " | ".join(f"{outputs.label(n)[0]} ({archives[0].ensemble[n].attrs.get('units', '')})"
+                                         for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for label, row in zip(labels, rows):
+        lines.append(f"| {label} | " + " | ".join(
+            f"{row[f'{n}_{last:g}_median']:.6g} [{row[f'{n}_{last:g}_p05']:.6g}, {row[f'{n}_{last:g}_p95']:.6g}]"
+            for n in names) + " |")
+    lines += ["", "## Archives", "", "| scenario | archive | members | seed |", "|---|---|---|---|"]
+    lines += [f"| {label} | `{a.path}` | {a.members} | {a.seed} |" for label, a in zip(labels, archives)]
+    return "\n".join(lines) + "\n"
+
+
+def has_plan(archive: LoadedArchive) -> bool:
+    """Whether the archive's model has every variable the plan's targets and limits need."""
+    return all(name in archive.ensemble or name in archive.point for name in PLAN_VARIABLES)
 
 
 def decomposition_row(archive: LoadedArchive, period: tuple = DEFAULT_PERIOD) -> dict[str, Any]:
@@ -296,33 +339,46 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
     paths = [Path(p) for p in paths]
     archive_dirs = find_archives(paths)
     archives = [load_archive(path) for path in archive_dirs]
+    models = sorted({a.model for a in archives})
+    if len(models) > 1:
+        raise ComparisonInputError(f"the archives come from different models ({', '.join(models)}); "
+                                   f"compare runs of one model at a time")
     labels = row_labels(archives)
-    baseline = None
-    baselines = [a for a in archives if a.scenario == "baseline"]
-    if len(baselines) == 1 and common_random_numbers(archives):
-        baseline = baselines[0]
-    rows = [scenario_indicators(archive, baseline) for archive in archives]
-    decomposition = [decomposition_row(archive, period) for archive in archives]
+    plan = all(has_plan(archive) for archive in archives)
     out = Path(out) if out is not None else default_output(paths)
+    if plan:
+        baseline = None
+        baselines = [a for a in archives if a.scenario == "baseline"]
+        if len(baselines) == 1 and common_random_numbers(archives):
+            baseline = baselines[0]
+        rows = [scenario_indicators(archive, baseline) for archive in archives]
+        decomposition = [decomposition_row(archive, period) for archive in archives]
+    else:
+        rows, decomposition = [output_indicators(archive) for archive in archives], []
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ComparisonInputError(f"{out} already exists; choose another output directory with --out DIR")
-    markdown = comparison_markdown(rows, labels, decomposition, archives, period)
+    markdown = (comparison_markdown(rows, labels, decomposition, archives, period) if plan
+                else outputs_markdown(rows, labels, archives))
     manifest = build_manifest(
         kind="comparison", seed=None, wall_time_s=time.perf_counter() - started,
         inputs={f"archive {i} ({label}) manifest": RunArchive(a.path).manifest_path
                 for i, (label, a) in enumerate(zip(labels, archives))},
         extra={"archives": [describe(a) for a in archives],
                "common_random_numbers": common_random_numbers(archives),
-               "decomposition_period": list(period),
+               "decomposition_period": list(period) if plan else None,
                "probabilities": "target probabilities include the observation noise of the "
                                 "urbanization rate (exact mixture evaluation); water and land do not"},
     )
     with staged_archive(out) as staging:
         (staging / "comparison.csv").write_text(to_csv(rows, labels))
-        (staging / "decomposition.csv").write_text(to_csv(decomposition, labels))
+        if plan:
+            (staging / "decomposition.csv").write_text(to_csv(decomposition, labels))
         (staging / "comparison.md").write_text(markdown, encoding="utf-8")
         if plots:
-            write_comparison_plots(staging, archives, labels, decomposition, period)
+            if plan:
+                write_comparison_plots(staging, archives, labels, decomposition, period)
+            else:
+                write_output_plots(staging, archives, labels)
         finalize_manifest(staging, manifest)
     return {"out": out, "rows": rows, "labels": labels, "decomposition": decomposition,
             "markdown": markdown}

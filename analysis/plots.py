@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from base.fonts import bilingual, subplots
+from simulator.results import province_total
 from simulator.summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, land_quota_km2
 
 from .archives import LoadedArchive
@@ -185,6 +186,29 @@ def plot_decomposition(rows: Sequence[Mapping[str, float]], labels: Sequence[str
                             f"{period[0]}-{period[1]}年城镇化率变化（百分点，成员均值）"))
     ax.set_title(bilingual("Where the change in urbanization comes from", "城镇化率变化的来源分解"))
     return _save(fig, path, ncol=2)
+
+
+def plot_output(archives: Sequence[LoadedArchive], labels: Sequence[str], name: str, path: Path) -> Path:
+    """Overlay of one declared output, province total (sum over its subscripts): median and 90 %
+    band over members per scenario."""
+    fig, (ax,) = _figure(height=5.5)
+    time = archives[0].ensemble["time"].values
+    _overlay(ax, time, archives, labels,
+             lambda a: (province_total(a.ensemble[name]).transpose("sample", "time").values, name),
+             _colors(len(archives)))
+    english, chinese = archives[0].outputs.label(name)
+    units = archives[0].ensemble[name].attrs.get("units", "")
+    subscripts = [d for d in archives[0].ensemble[name].dims if d not in ("sample", "time")]
+    total = f", sum over {' x '.join(subscripts)}" if subscripts else ""
+    ax.set_ylabel(f"{english} ({units}{total})")
+    ax.set_title(bilingual(f"{english}: median and 90 % band", f"{chinese}：中位数与90%区间" if chinese else ""))
+    return _save(fig, path)
+
+
+def write_output_plots(directory: Path, archives: Sequence[LoadedArchive], labels: Sequence[str]) -> list[Path]:
+    """One overlay per output declared ``compare`` (for a model without the plan's variables)."""
+    return [plot_output(archives, labels, name, directory / f"{name}.png")
+            for name in archives[0].outputs.names("compare")]
 
 
 def write_comparison_plots(directory: Path, archives: Sequence[LoadedArchive], labels: Sequence[str],

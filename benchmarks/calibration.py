@@ -17,8 +17,8 @@ from pathlib import Path
 from calibration.config import load_config
 from calibration.pipeline import run_calibration
 from calibration.report import parameter_file_text, write_archive
-from model.engines import make_engine
 from model.spec import load_spec
+from simulator.run import open_engine
 
 
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     cfg = load_config([f"engine={args.engine}"] if args.engine else [])
     spec = load_spec()
-    engine = make_engine(str(cfg.engine.name))
+    engine = open_engine(str(cfg.engine.name))
     print(f"setup (imports, model spec, engine compile): {time.perf_counter() - start:6.2f} s")
     for k in range(args.repeat):
         clock = time.perf_counter()

@@ -2,7 +2,8 @@
 
 Measures, in one process:
 
-- PySD, one run per parameter set (``model.pysd_engine.PySDEngine``), median over ``--pysd-runs``;
+- PySD, one run per parameter set (``model.pysd_engine.PySDEngine``, opened like every engine by
+  ``simulator.run.open_engine``), median over ``--pysd-runs``;
 - the vectorized engine at N = 1, 1,000 and 10,000 parameter sets per call (medians of a few
   repeats after a warm-up run; the one-time compile cost is reported separately);
 - the peak resident memory of the process;
@@ -31,9 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from model import MODEL_PATH
-from model.pysd_engine import PySDEngine
 from model.spec import load_spec
-from model.vectorized import VectorizedModel
+from simulator.run import open_engine
 
 
 def sample_parameters(spec, n_samples: int, seed: int) -> dict:
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ---------------------------------------------------------------- vectorized: compile
     start = time.perf_counter()
-    engine = VectorizedModel.from_mdl(MODEL_PATH)
+    engine = open_engine("vectorized", MODEL_PATH)
     build_s = time.perf_counter() - start
 
     spec = load_spec(MODEL_PATH)
@@ -89,13 +89,13 @@ def main(argv: list[str] | None = None) -> dict:
           f"{control['time_step']}, saved every {control['saveper']}")
 
     # ---------------------------------------------------------------- PySD, one run per sample
-    pysd = PySDEngine(MODEL_PATH)
-    pysd.run()  # warm-up (first run loads lookups)
+    pysd = open_engine("pysd", MODEL_PATH)
+    pysd.run(n_samples=1)  # warm-up (first run loads lookups)
     references, pysd_times = [], []
     for i in range(args.pysd_runs):
         member = {name: float(values[i]) for name, values in params.items()}
         start = time.perf_counter()
-        references.append(pysd.run(member))
+        references.append(pysd.run(member, n_samples=1))
         pysd_times.append(time.perf_counter() - start)
     pysd_ms = statistics.median(pysd_times) * 1e3
     print(f"PySD: {pysd_ms:.1f} ms per run (median of {args.pysd_runs}, "
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     for i, reference in enumerate(references):
         assert np.array_equal(reference.time, result_10k.time)
         for name, expected in reference.values.items():
-            actual = result_10k[name][:, i]
+            expected, actual = expected[:, 0], result_10k[name][:, i]
             error = np.max(np.abs(actual - expected) / np.maximum(np.abs(expected), 1e-300))
             if error > max_rel_err or not worst:
                 max_rel_err, worst = float(error), f"{name} (member {i})"

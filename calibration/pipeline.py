@@ -15,8 +15,9 @@ from .baselines import constant_growth, linear_trend, un_wup_share
 from base.observations import load_observations
 from base.paths import DATA_PATH
 from model.cache import file_sha256
-from model.engines import make_engine
+from model.outputs import load_outputs
 from model.spec import load_spec
+from simulator.run import open_engine
 from .fit import MultistartResult, NoiseEstimate, fit_with_noise, start_points
 from .objective import Problem, make_problem
 from .observation import APPROACHES, MODEL_START, SERIES, Observations, build_observations
@@ -24,7 +25,9 @@ from .stats import fit_statistics
 from .structural import StructuralPosterior, StructuralPrior, profile_refit, smc_profile_posterior
 from .uncertainty import BootstrapResult, laplace_covariance, parametric_bootstrap, summarise
 
-CENSUS_BASIS_OUTPUTS = ("urbanization_rate", "total_population")
+#: The outputs with prediction bands (declared ``band: true`` in model/inner_mongolia.outputs.yaml):
+#: calibration estimates their observation noise on the census basis, and checks them out of sample.
+CENSUS_BASIS_OUTPUTS = load_outputs().names("band")
 
 
 @dataclass
@@ -428,7 +431,7 @@ def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> Calibrati
     cfg : DictConfig or dict
         The calibration config.
     engine : object, optional
-        Ensemble engine (default: :func:`model.engines.make_engine` of ``cfg.engine.name``).
+        Ensemble engine (default: :func:`simulator.run.open_engine` of ``cfg.engine.name``).
     spec : model.spec.ModelSpec, optional
         The model spec (default: :func:`model.spec.load_spec`).
     """
@@ -437,7 +440,7 @@ def run_calibration(cfg: DictConfig | dict, engine=None, spec=None) -> Calibrati
     if cfg.observation.approach not in APPROACHES:
         raise ValueError(f"observation.approach must be one of {APPROACHES}, got {cfg.observation.approach!r}")
     spec = spec or load_spec()
-    engine = engine or make_engine(str(cfg.engine.name))
+    engine = engine or open_engine(str(cfg.engine.name))
     data_path = DATA_PATH if cfg.data in (None, "") else cfg.data
     frame = load_observations(data_path)
     timings = {}

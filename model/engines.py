@@ -21,7 +21,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import MODEL_PATH
-from .pysd_engine import PySDEngine, RunResult
+from .pysd_engine import PySDEngine
+from .result import RunResult
 
 from tqdm import tqdm
 
@@ -68,7 +69,8 @@ class PySDEnsemble:
         if method != "euler":
             raise ValueError("engine=pysd integrates with Euler only; use engine=vectorized for rk4")
         params = dict(params or {})
-        sizes = {np.size(v) for v in params.values() if np.ndim(v) > 0}
+        sizes = {np.shape(v)[0] for name, v in params.items()
+                 if np.ndim(v) > 0 and not self._per_element(name, v)}
         if n_samples is None:
             n_samples = max(sizes) if sizes else 1
         if any(size != n_samples for size in sizes):
@@ -78,12 +80,32 @@ class PySDEnsemble:
             members = tqdm(members, desc="pysd ensemble", unit="run")
         results = []
         for k in members:
-            one = {name: float(np.ravel(v)[k] if np.ndim(v) > 0 else v) for name, v in params.items()}
+            one = {name: self._member_value(name, v, k, n_samples) for name, v in params.items()}
             results.append(self.engine.run(one, final_time=final_time, time_step=time_step,
                                            saveper=saveper, return_columns=return_columns))
         values = {name: np.stack([r.values[name] for r in results], axis=1)
                   for name in results[0].values}
-        return RunResult(time=results[0].time, values=values)
+        return RunResult(time=results[0].time, values=values, dims=results[0].dims,
+                         coords=results[0].coords)
+
+    def _per_element(self, name: str, value) -> bool:
+        """Whether ``value`` is shaped like the subscripts of ``name`` (the same for every member)."""
+        dims = self.variables[name].dims if name in self.variables else ()
+        return bool(dims) and np.shape(value) == tuple(len(self.engine.spec.coords[d]) for d in dims)
+
+    def _member_value(self, name: str, value, k: int, n_samples: int):
+        """Member ``k``'s value of a parameter given as the vectorized engine takes it.
+
+        Scalars apply to every member; a 1-D array of length ``n_samples`` gives one value per
+        member; a subscripted parameter may be shaped ``(*dims)`` (every member) or
+        ``(n_samples, *dims)``.
+        """
+        array = np.asarray(value, dtype=float)
+        if array.ndim == 0 or self._per_element(name, array):
+            return array if array.ndim else float(array)
+        if array.ndim > 1:
+            return array[k]
+        return float(array[k])
 
 
 def make_engine(name: str = "vectorized", mdl_path: str | Path = MODEL_PATH):

@@ -1,43 +1,26 @@
-"""The reference engine: one run at a time through PySD.
+"""The reference engine: one run at a time through PySD, also for subscripted models.
 
 Every control argument is passed explicitly on each call (PySD keeps ``run()`` arguments on the
 model object between calls, see design/pysd-notes.md, pitfall 3), and the model is reloaded
-before each run so that parameters never leak from one run to the next.
+before each run so that parameters never leak from one run to the next. A subscripted model is
+run with ``flatten_output=False`` and each variable comes back with its subscript axes, in the
+order of :attr:`model.spec.Variable.dims` (the layout of the vectorized engine).
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import xarray as xr
 
 from . import MODEL_PATH
 from .cache import translated_model_path
+from .result import RunResult
 from .spec import load_spec
 
 import pysd
-
-
-@dataclass
-class RunResult:
-    """Trajectories of one or many runs.
-
-    Attributes
-    ----------
-    time : numpy.ndarray
-        Saved times [Year], shape ``(n_time,)``.
-    values : dict of str to numpy.ndarray
-        One array per variable, shape ``(n_time,)`` for a single run or ``(n_time, n_samples)``
-        for an ensemble (plus subscript axes, if any).
-    """
-
-    time: np.ndarray
-    values: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.values[name]
 
 
 def load_pysd_model(mdl_path: str | Path = MODEL_PATH):
@@ -100,19 +83,39 @@ class PySDEngine:
         unknown = [name for name in (params or {}) if name not in self.spec.variables]
         if unknown:
             raise KeyError(f"unknown model variables {unknown}; use the Python names of the .mdl")
+        subscripted = bool(self.spec.coords)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._model.reload()
             frame = self._model.run(
-                params=dict(params or {}),
+                params={name: self._pysd_value(name, value) for name, value in (params or {}).items()},
                 return_columns=list(return_columns),
                 final_time=final_time,
                 time_step=time_step,
                 saveper=saveper,
                 progress=False,
+                **({"flatten_output": False} if subscripted else {}),
             )
         result = RunResult(time=frame.index.to_numpy(dtype=float))
         for name in return_columns:
-            column = frame[name]
-            result.values[name] = column.to_numpy(dtype=float)
+            dims = self.spec.variables[name].dims
+            if not dims:
+                result.values[name] = frame[name].to_numpy(dtype=float)
+                continue
+            result.values[name] = np.array([cell.transpose(*dims).values if hasattr(cell, "dims") else
+                                            np.broadcast_to(cell, self._shape(name))
+                                            for cell in frame[name]], dtype=float)
+            result.dims[name] = dims
+            result.coords.update({dim: self.spec.coords[dim] for dim in dims})
         return result
+
+    def _shape(self, name: str) -> tuple:
+        return tuple(len(self.spec.coords[dim]) for dim in self.spec.variables[name].dims)
+
+    def _pysd_value(self, name: str, value):
+        """A parameter as PySD takes it: a float, or a DataArray over the variable's subscripts."""
+        dims = self.spec.variables[name].dims
+        if not dims:
+            return float(np.asarray(value, dtype=float))
+        array = np.broadcast_to(np.asarray(value, dtype=float), self._shape(name)).copy()
+        return xr.DataArray(array, {dim: list(self.spec.coords[dim]) for dim in dims}, list(dims))

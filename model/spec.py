@@ -18,6 +18,7 @@ import difflib
 import math
 import numbers
 import sys
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,7 @@ from . import MODEL_PATH
 from .cache import ModelFileError, _line_of, abstract_model, file_sha256
 
 from pysd.builders.python.namespace import NamespaceManager
+from pysd.builders.python.subscripts import SubscriptManager
 from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures import abstract_model as am
 
@@ -58,7 +60,11 @@ class Variable:
     value : float or None
         The value written in the ``.mdl`` for constants and control variables, else ``None``.
     subscripts : tuple of str
-        Subscript ranges of the variable (empty for province-level scalars).
+        Subscript ranges of the variable's first equation (empty for province-level scalars).
+    dims : tuple of str
+        Dimensions of the variable's values: the subscript ranges over all its equations, merged
+        as PySD merges them (``death rate[cluster]`` and ``death rate[east]``... give ``league``).
+        Their elements are in :attr:`ModelSpec.coords`.
     """
 
     name: str
@@ -69,6 +75,7 @@ class Variable:
     kind: str
     value: float | None = None
     subscripts: tuple = ()
+    dims: tuple = ()
 
     @property
     def has_range(self) -> bool:
@@ -137,11 +144,27 @@ class ModelSpec:
         namespace = NamespaceManager()
         variables: dict[str, Variable] = {}
         rates: dict[str, object] = {}
+        #: Elements of every subscript range used as a dimension (range name -> element names).
+        self.coords: dict[str, tuple] = {}
         for section in abstract.sections:
+            subscripts_manager = None
+            if section.subscripts:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    subscripts_manager = SubscriptManager(section.subscripts, self.mdl_path.parent)
             for element in section.elements:
                 namespace.add_to_namespace(element.name)
                 name = namespace.namespace[element.name]
                 kind, value, subscripts = _kind_and_value(element)
+                dims: tuple = ()
+                if subscripts_manager is not None and element.components[0].subscripts[0]:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        merged = subscripts_manager.make_merge_list(
+                            [component.subscripts[0] for component in element.components], element.name)
+                    coords = subscripts_manager.make_coord_dict(merged)
+                    dims = tuple(coords)
+                    self.coords.update({dim: tuple(values) for dim, values in coords.items()})
                 limits = tuple(element.limits[:2]) if element.limits else (None, None)
                 if kind == "stock":
                     rates[name] = element.components[0].ast.flow
@@ -154,6 +177,7 @@ class ModelSpec:
                     kind=kind,
                     value=value,
                     subscripts=subscripts,
+                    dims=dims,
                 )
         backwards = [var for var in variables.values()
                      if var.has_range and var.limits[0] > var.limits[1]]

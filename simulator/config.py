@@ -80,6 +80,13 @@ def resolve_parameters(cfg: DictConfig | Mapping[str, Any], spec: ModelSpec) -> 
     ]
     resolved = ResolvedParameters()
     problems = []
+    calibrated = layers[0][1]
+    foreign = [name for name in calibrated if name not in spec.variables]
+    if calibrated and 2 * len(foreign) > len(calibrated):  # a parameter file made for another model
+        raise ParameterError(
+            f"[calibrated] {len(foreign)} of the {len(calibrated)} calibrated parameters (e.g. '{foreign[0]}') "
+            f"are not variables of {spec.mdl_path.name}: the parameter file is for another model; use "
+            f"calibrated=none or a parameter file for {spec.mdl_path.name}")
     for source, values in layers:
         for name, value in values.items():
             try:

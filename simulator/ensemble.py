@@ -14,14 +14,13 @@ import numpy as np
 
 from base.paramfile import Uncertainty
 from model.engines import PySDEnsemble
-from model.pysd_engine import RunResult
+from model.result import RunResult
 
 from .config import ResolvedParameters
 
-#: Percentiles of the prediction bands written to ``outputs.nc``.
+#: Percentiles of the prediction bands written to ``outputs.nc``. The banded variables are the
+#: outputs declared with ``band: true`` (:mod:`model.outputs`).
 BAND_PERCENTILES = (5, 50, 95)
-#: Variables with prediction bands (name -> key of the observation noise).
-BAND_VARIABLES = ("urbanization_rate", "total_population")
 
 
 def draw_members(resolved: ResolvedParameters, uncertainty: Uncertainty, n_samples: int,
@@ -50,7 +49,8 @@ def prediction_bands(ensemble_values: Mapping[str, np.ndarray], noise: Mapping[s
     Parameters
     ----------
     ensemble_values : mapping of str to ndarray
-        Member trajectories shaped ``(n_time, n_samples)``.
+        Member trajectories of the banded variables, in the order the noise is drawn, shaped
+        ``(n_time, n_samples, *subscripts)``.
     noise : mapping of str to float
         Standard deviation of the observation error per variable (same units); missing = 0.
     rng : numpy.random.Generator
@@ -59,12 +59,10 @@ def prediction_bands(ensemble_values: Mapping[str, np.ndarray], noise: Mapping[s
     Returns
     -------
     dict
-        ``{f"{name}_p{q:02d}": ndarray of shape (n_time,)}``.
+        ``{f"{name}_p{q:02d}": ndarray of shape (n_time, *subscripts)}``.
     """
     bands = {}
-    for name in BAND_VARIABLES:
-        if name not in ensemble_values:
-            continue
+    for name in ensemble_values:
         values = np.asarray(ensemble_values[name], dtype=float)
         sigma = float(noise.get(name, 0.0))
         observed = values + rng.normal(0.0, sigma, size=values.shape) if sigma > 0 else values

@@ -14,8 +14,9 @@ import xarray as xr
 from matplotlib.ticker import MaxNLocator
 
 from base.fonts import bilingual, subplots
+from model.outputs import Outputs, load_outputs
 
-from .summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, land_quota_km2
+from .summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, has_plan_variables, land_quota_km2
 
 #: Observed series used in plots: name -> list of (year, value, basis) in model units.
 History = Mapping[str, list]
@@ -32,9 +33,9 @@ def _figure(rows: int = 1, cols: int = 1, width: float = 8.0, height: float = 4.
     return fig, axes
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, nbins: int | str = "auto") -> Path:
     for ax in fig.axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=nbins, integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
@@ -169,12 +170,63 @@ def plot_water(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Pa
     return _save(fig, path)
 
 
+def plot_small_multiples(point: xr.Dataset, ensemble: xr.Dataset | None, name: str,
+                         label: tuple[str, str], path: Path) -> Path:
+    """One panel per subscript element of output ``name`` (every combination for two or more
+    subscripts): the point run, and the 90 % band of the members when the ensemble keeps it."""
+    data = point[name]
+    subscripts = [d for d in data.dims if d != "time"]
+    stacked = data.stack(element=subscripts).transpose("time", "element")
+    members = None
+    if ensemble is not None and name in ensemble:
+        members = ensemble[name].stack(element=subscripts).transpose("sample", "time", "element")
+    n = stacked.sizes["element"]
+    cols = min(4, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = _figure(rows, cols, width=3.0 * cols, height=2.2 * rows + 0.6)
+    time = point["time"].values
+    units = data.attrs.get("units", "")
+    for k in range(rows * cols):
+        ax = axes[k // cols, k % cols]
+        if k >= n:
+            ax.set_visible(False)
+            continue
+        element = stacked["element"].values[k]
+        title = " / ".join(str(e) for e in (element if isinstance(element, tuple) else (element,)))
+        if members is not None:
+            values = members.isel(element=k).values
+            ax.fill_between(time, np.percentile(values, 5, axis=0), np.percentile(values, 95, axis=0),
+                            color="tab:blue", alpha=0.2, label=bilingual("90 % band", "90% 区间"))
+        ax.plot(time, stacked.isel(element=k).values, color="tab:blue", lw=1.5,
+                label=bilingual("point run", "点估计"))
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+        if k == 0:
+            ax.legend(fontsize=7, loc="best")
+    fig.suptitle(bilingual(f"{label[0]} ({units}) by {' x '.join(subscripts)}",
+                           f"{label[1]}（{units}）" if label[1] else ""))
+    return _save(fig, path, nbins=4)
+
+
 def write_plots(directory: Path, point: xr.Dataset, bands: Mapping[str, np.ndarray] | None,
-                ensemble: xr.Dataset | None, history: History) -> list[Path]:
-    """Write the four plots of a run archive into ``directory``."""
-    return [
-        plot_urbanization(point, bands, history, directory / "urbanization.png"),
-        plot_population(point, bands, history, directory / "population.png"),
-        plot_land(point, ensemble, directory / "land.png"),
-        plot_water(point, ensemble, directory / "water.png"),
-    ]
+                ensemble: xr.Dataset | None, history: History, outputs: Outputs | None = None) -> list[Path]:
+    """Write the plots of a run archive into ``directory``.
+
+    The plan's four plots (urbanization, population, land, water) when the model has their
+    variables, and one small-multiple plot ``<output>.png`` per declared output that has subscripts.
+    """
+    outputs = outputs if outputs is not None else load_outputs()
+    paths = []
+    if has_plan_variables(point):
+        paths += [
+            plot_urbanization(point, bands, history, directory / "urbanization.png"),
+            plot_population(point, bands, history, directory / "population.png"),
+            plot_land(point, ensemble, directory / "land.png"),
+            plot_water(point, ensemble, directory / "water.png"),
+        ]
+    for name in outputs:
+        if name in point and any(d != "time" for d in point[name].dims):
+            paths.append(plot_small_multiples(point, ensemble, name, outputs.label(name),
+                                              directory / f"{name}.png"))
+    return paths

@@ -19,13 +19,10 @@ import numpy as np
 import xarray as xr
 from omegaconf import OmegaConf
 
-from model import MODEL_PATH
-from model.spec import load_spec
-
 from base.archive import ArchiveError, RunArchive, git_state, sha256_of, summary_text, unlisted_files
 
 from .cli import DEBUG_FLAG, run_command
-from .run import archive_readme, archived_config, astuple_shallow, job_summary, prepare, simulate
+from .run import archive_readme, archived_config, job_summary, prepare, simulate
 
 
 def compare(recorded: xr.Dataset, fresh: xr.Dataset, rtol: float) -> list[str]:
@@ -103,21 +100,21 @@ def reproduce(archive: str | Path, rtol: float = 1e-9, added: list[str] | None =
     for name in unlisted_files(archive, manifest):
         print(f"note: {archive / name} is not listed in the manifest (added after the run; not verified)",
               file=sys.stderr)
-    recorded_model = manifest.get("inputs", {}).get("model", {}).get("sha256")
-    if recorded_model and recorded_model != sha256_of(MODEL_PATH):
-        print(f"warning: {MODEL_PATH.name} differs from the one recorded in the archive "
-              f"(check out git commit {manifest['git'].get('commit')})", file=sys.stderr)
-    if manifest["git"].get("commit") and manifest["git"]["commit"] != git_state().get("commit"):
-        print(f"warning: the archive was made at commit {manifest['git']['commit']}, "
-              f"this checkout is at {git_state().get('commit')}", file=sys.stderr)
     try:
         cfg = OmegaConf.load(run.file(RunArchive.CONFIG))
     except Exception as error:  # noqa: BLE001 - any YAML or OmegaConf error: the file is broken
         raise ArchiveError(f"{run.file(RunArchive.CONFIG)} cannot be read ({error}); the archive is broken") from None
-    spec = load_spec(MODEL_PATH)
-    plan = prepare(cfg, spec, base_dir=archive, program="reproduce")
-    settings, uncertainty = plan.settings, plan.uncertainty
-    point, ensemble, _, predictive = astuple_shallow(simulate(plan))
+    plan = prepare(cfg, None, base_dir=archive, program="reproduce")
+    recorded_model = manifest.get("inputs", {}).get("model", {}).get("sha256")
+    if recorded_model and recorded_model != sha256_of(plan.mdl_path):
+        print(f"warning: {plan.mdl_path.name} differs from the one recorded in the archive "
+              f"(check out git commit {manifest['git'].get('commit')})", file=sys.stderr)
+    if manifest["git"].get("commit") and manifest["git"]["commit"] != git_state().get("commit"):
+        print(f"warning: the archive was made at commit {manifest['git']['commit']}, "
+              f"this checkout is at {git_state().get('commit')}", file=sys.stderr)
+    settings = plan.settings
+    simulation = simulate(plan)
+    point, ensemble = simulation.point, simulation.ensemble
     A = RunArchive
     differences = compare(run.open_dataset(A.OUTPUTS), point, rtol)
     if run.has(A.ENSEMBLE):
@@ -127,15 +124,17 @@ def reproduce(archive: str | Path, rtol: float = 1e-9, added: list[str] | None =
             differences += [f"ensemble {d}" for d in compare(run.open_dataset(A.ENSEMBLE), ensemble, rtol)]
     elif ensemble is not None and settings["save_members"]:
         differences.append(f"{A.ENSEMBLE}: missing from the archive, but the new run writes one")
-    fresh_summary = json.loads(summary_text(job_summary(cfg, settings, uncertainty, point, ensemble, predictive)))
+    fresh_summary = json.loads(summary_text(job_summary(plan, simulation)))
     differences += compare_summary(run.read_summary(), fresh_summary, rtol, added=added)
-    archived = archived_config(cfg, uncertainty)
+    archived = archived_config(cfg, plan.uncertainty)
     if OmegaConf.to_yaml(archived, resolve=True) != run.read_text(A.CONFIG):
         differences.append(f"{A.CONFIG}: differs from the config re-made from it")
     if run.has(A.README):
         readme = archive_readme(archived, manifest, has_ensemble=run.has(A.ENSEMBLE),
                                 has_bands=any(name.endswith("_p50") for name in point.data_vars),
-                                has_plots=any(name.endswith(".png") for name in manifest["files"]))
+                                has_plots=any(name.endswith(".png") for name in manifest["files"]),
+                                ensemble=ensemble if run.has(A.ENSEMBLE) else None,
+                                plan_summary="targets" in fresh_summary)
         if readme != run.read_text(A.README):
             differences.append(f"{A.README}: differs from the one re-made from {A.CONFIG} and {A.MANIFEST}")
     return differences

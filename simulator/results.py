@@ -1,4 +1,10 @@
-"""Engine results as xarray Datasets whose variables carry their units and descriptions."""
+"""Engine results as xarray Datasets whose variables carry their units, descriptions and dimensions.
+
+The dimensions of a variable are ``time`` (and ``sample`` for an ensemble) followed by its
+subscript ranges, with their elements as coordinates, as the engine's
+:class:`model.result.RunResult` reports them (taken from the ``.mdl``). Which variables an
+ensemble keeps is declared in the model's outputs file (:mod:`model.outputs`).
+"""
 from __future__ import annotations
 
 from typing import Iterable
@@ -6,22 +12,8 @@ from typing import Iterable
 import numpy as np
 import xarray as xr
 
-from model.pysd_engine import RunResult
+from model.result import RunResult
 from model.spec import ModelSpec
-
-#: Variables kept for every ensemble member (dimensions sample x time).
-ENSEMBLE_VARIABLES = (
-    "total_population", "urban_population", "rural_population", "urban_non_hukou_population",
-    "urban_hukou_population", "urbanization_rate", "hukou_urbanization_rate", "urbanization_gap",
-    "rural_to_urban_migration", "reclassification", "hukou_settlement", "total_out_migration",
-    "cumulative_hukou_settlement", "net_population_change",
-    "urbanization_change_from_migration", "urbanization_change_from_reclassification",
-    "urbanization_change_from_natural_increase", "urbanization_change_from_out_migration",
-    "urban_construction_land", "urban_land_conversion", "land_per_urban_resident",
-    "annual_land_quota", "urban_water_demand", "water_cap", "water_stress_ratio",
-    "regional_water_cap", "non_urban_water_use", "total_water_demand",
-    "relative_urban_attractiveness",
-)
 
 
 def variable_attrs(spec: ModelSpec, name: str) -> dict[str, str]:
@@ -32,37 +24,53 @@ def variable_attrs(spec: ModelSpec, name: str) -> dict[str, str]:
 
 
 def run_to_dataset(result: RunResult, spec: ModelSpec, *, sample_axis: bool = False) -> xr.Dataset:
-    """Convert an engine result to a Dataset.
+    """Convert an engine result to a Dataset with named dimensions and coordinates.
 
     Parameters
     ----------
     result : RunResult
-        Values shaped ``(n_time,)`` (one run) or ``(n_time, n_samples)`` (ensemble).
+        Values shaped ``(n_time, *subscripts)`` (one run of the PySD engine) or
+        ``(n_time, n_samples, *subscripts)`` (the ensemble engines).
     spec : ModelSpec
         Supplies units and descriptions.
     sample_axis : bool
-        If true, the result is an ensemble and the Dataset has dimensions ``(sample, time)``.
-        If false and the values carry a sample axis of length 1, it is dropped.
+        If true, the result is an ensemble and the variables have dimensions
+        ``(sample, time, *subscripts)``. If false and the values carry a sample axis of length 1,
+        it is dropped: ``(time, *subscripts)``.
     """
     data_vars = {}
+    n_samples = 0
     for name, values in result.values.items():
         values = np.asarray(values, dtype=float)
+        dims = result.dims_of(name)
+        if values.ndim == 1 + len(dims):  # no sample axis (a single PySD run)
+            values = values[:, None]
         if sample_axis:
-            if values.ndim == 1:
-                values = values[:, None]
-            data_vars[name] = (("sample", "time"), values.T, variable_attrs(spec, name))
+            n_samples = values.shape[1]
+            data_vars[name] = (("sample", "time") + dims, np.moveaxis(values, 1, 0), variable_attrs(spec, name))
         else:
-            if values.ndim == 2:
-                if values.shape[1] != 1:
-                    raise ValueError(f"{name} has {values.shape[1]} samples; pass sample_axis=True")
-                values = values[:, 0]
-            data_vars[name] = (("time",), values, variable_attrs(spec, name))
+            if values.shape[1] != 1:
+                raise ValueError(f"{name} has {values.shape[1]} samples; pass sample_axis=True")
+            data_vars[name] = (("time",) + dims, values[:, 0], variable_attrs(spec, name))
     coords = {"time": ("time", np.asarray(result.time, dtype=float),
                        {"units": "Year", "description": "model time: the value at Y is the year-end value of year Y"})}
+    used = {dim for name in result.values for dim in result.dims_of(name)}
+    for dim in sorted(used):
+        coords[dim] = (dim, np.asarray(result.coords[dim], dtype=str),
+                       {"description": f"subscript range {dim} of the model"})
     if sample_axis:
-        n_samples = next(iter(data_vars.values()))[1].shape[0] if data_vars else 0
         coords["sample"] = ("sample", np.arange(n_samples), {"description": "ensemble member"})
     return xr.Dataset(data_vars, coords=coords)
+
+
+def province_total(data: xr.DataArray) -> xr.DataArray:
+    """The province-level figure of a variable: its sum over every subscript dimension.
+
+    ``sample`` and ``time`` are kept; a scalar variable is returned as it is. (A rate is not a
+    sum: the model declares its province-level rate as a variable of its own.)
+    """
+    subscripts = [dim for dim in data.dims if dim not in ("sample", "time")]
+    return data.sum(subscripts) if subscripts else data
 
 
 def check_finite(dataset: xr.Dataset, names: Iterable[str] | None = None) -> None:

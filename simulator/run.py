@@ -19,17 +19,19 @@ from omegaconf import DictConfig, OmegaConf
 from base.archive import RunArchive, build_manifest, remove_if_empty
 from base.observations import load_history
 from base.paramfile import Uncertainty, uncertainty_from_config
-from base.paths import DATA_PATH
+from base.paths import DATA_PATH, REPO_ROOT
 from model import MODEL_PATH
+from model.cache import ModelFileError
 from model.engines import ENGINES, make_engine
+from model.outputs import Outputs, load_outputs
 from model.spec import ModelSpec, ParameterError, load_spec
 
 from .config import ConfigError, ResolvedParameters, resolve_parameters
-from .ensemble import BAND_VARIABLES, draw_members, prediction_bands, predictive_draws, run_engine
+from .ensemble import draw_members, prediction_bands, predictive_draws, run_engine
 from .plots import write_plots
 from .validation import (check_resources, check_run_settings, check_schema, claim_run_dir,
                          estimate_resources)
-from .results import ENSEMBLE_VARIABLES, check_finite, run_to_dataset
+from .results import check_finite, run_to_dataset
 from .summary import URBANIZATION_TARGETS, at_year, summarize, summary_lines
 
 class JobError(SystemExit):
@@ -41,6 +43,44 @@ def _fail(message: str, output_dir: Path | None, program: str = "sim.py") -> Job
         remove_if_empty(output_dir)
     print(f"{program}: error: {message}", file=sys.stderr)
     return JobError(2)
+
+
+def model_path(value: Any = None) -> Path:
+    """The ``.mdl`` of a run: ``model.mdl`` of the config (relative to the repository root, or
+    absolute); ``None`` is the project's model (``model/inner_mongolia.mdl``).
+
+    Raises
+    ------
+    ConfigError
+        If the file does not exist or is not a ``.mdl`` file (one line naming the fix).
+    """
+    if isinstance(value, (DictConfig, Mapping)):
+        value = OmegaConf.select(value, "model.mdl", default=None) if isinstance(value, DictConfig) \
+            else (value.get("model") or {}).get("mdl")
+    if value is None:
+        return MODEL_PATH
+    path = Path(str(value)).expanduser()
+    path = path if path.is_absolute() else REPO_ROOT / path
+    if path.suffix.lower() != ".mdl" or not path.is_file():
+        problem = "is not a .mdl file" if path.is_file() or path.is_dir() else "does not exist"
+        raise ConfigError(f"model.mdl = {value}: {path} {problem}; give a Vensim model file, relative to "
+                          f"the repository root or absolute (e.g. model.mdl=tests/models/leagues.mdl)")
+    return path.resolve()
+
+
+def model_override(argv: Sequence[str]) -> str | None:
+    """The value of a ``model.mdl=PATH`` command-line override (``None`` if there is none)."""
+    values = [arg.split("=", 1)[1] for arg in argv if arg.lstrip("+").startswith("model.mdl=")]
+    return values[-1] if values else None
+
+
+def open_engine(name: str, mdl_path: str | Path = MODEL_PATH):
+    """The engine ``name`` (``vectorized`` or ``pysd``) of ``mdl_path``: the one place that makes one.
+
+    :meth:`RunPlan.open_engine` calls it for a run; calibration and the benchmarks call it for
+    their inner loops.
+    """
+    return make_engine(str(name), Path(mdl_path))
 
 
 @dataclass(frozen=True)
@@ -61,6 +101,8 @@ class RunPlan:
         Calibrated draws and observation noise (``Uncertainty()``: point run only).
     engine : str
         ``vectorized`` or ``pysd``.
+    outputs : model.outputs.Outputs
+        The model's declared outputs (what the ensemble keeps, which are banded...).
     """
 
     cfg: DictConfig
@@ -69,10 +111,24 @@ class RunPlan:
     settings: Mapping[str, Any]
     uncertainty: Uncertainty
     engine: str
+    outputs: Outputs
 
     @property
     def scenario(self) -> str:
         return str(self.cfg.scenario.name)
+
+    @property
+    def mdl_path(self) -> Path:
+        """The model file of the run."""
+        return self.spec.mdl_path
+
+    def ensemble_columns(self) -> list[str]:
+        """The variables kept for every member: the outputs declared with ``ensemble: true``."""
+        return [name for name in self.outputs.names("ensemble") if name in self.spec.variables]
+
+    def open_engine(self):
+        """The run's engine (:func:`open_engine`)."""
+        return open_engine(self.engine, self.mdl_path)
 
 
 @dataclass(frozen=True)
@@ -105,10 +161,14 @@ def prepare(cfg: DictConfig, spec: ModelSpec | None = None, output_dir: Path | N
     repository root; :mod:`simulator.reproduce` passes the archive, which keeps its own copy).
     A refused config prints one line and raises :class:`JobError` (exit status 2).
     """
-    spec = spec if spec is not None else load_spec(MODEL_PATH)
-    initial_time = spec.variables["initial_time"].value
     try:
         check_schema(cfg)
+        spec = spec if spec is not None else load_spec(model_path(cfg))
+        outputs = load_outputs(spec.mdl_path, spec)
+    except (ParameterError, ConfigError, ModelFileError) as error:
+        raise _fail(str(error), output_dir, program) from None
+    initial_time = spec.variables["initial_time"].value
+    try:
         resolved = resolve_parameters(cfg, spec)
         settings = check_run_settings(cfg, initial_time)
         if str(cfg.engine.name) not in ENGINES:
@@ -118,19 +178,21 @@ def prepare(cfg: DictConfig, spec: ModelSpec | None = None, output_dir: Path | N
         uncertainty = uncertainty_from_config(OmegaConf.select(cfg, "calibrated.uncertainty"), spec,
                                               base_dir=base_dir)
         if uncertainty.available and settings["samples"] > 0:
-            columns = [name for name in ENSEMBLE_VARIABLES if name in spec.variables]
-            estimate = estimate_resources(settings, len(columns), len(uncertainty.parameters), initial_time)
+            columns = [name for name in outputs.names("ensemble") if name in spec.variables]
+            elements = sum(int(np.prod([len(spec.coords[d]) for d in spec.variables[name].dims]))
+                           for name in columns)  # every subscripted element is one more series
+            estimate = estimate_resources(settings, elements, len(uncertainty.parameters), initial_time)
             check_resources(estimate, settings, output_dir)
     except (ParameterError, ConfigError) as error:
         raise _fail(str(error), output_dir, program) from None
     return RunPlan(cfg=cfg, spec=spec, parameters=resolved, settings=dict(settings),
-                   uncertainty=uncertainty, engine=str(cfg.engine.name))
+                   uncertainty=uncertainty, engine=str(cfg.engine.name), outputs=outputs)
 
 
 def simulate(plan: RunPlan, progress: bool = False) -> Simulation:
     """Run the point estimate and the ensemble of ``plan``; return datasets, bands and predictive draws."""
     spec, resolved, settings, uncertainty = plan.spec, plan.parameters, plan.settings, plan.uncertainty
-    engine = make_engine(plan.engine, spec.mdl_path)
+    engine = plan.open_engine()
     point_result = run_engine(engine, resolved.values, 1, settings)
     point = run_to_dataset(point_result, spec)
     check_finite(point)
@@ -140,7 +202,7 @@ def simulate(plan: RunPlan, progress: bool = False) -> Simulation:
     ensemble, bands, predictive = None, {}, None
     if n_samples > 0:
         members = draw_members(resolved, uncertainty, n_samples, member_rng)
-        columns = [name for name in ENSEMBLE_VARIABLES if name in spec.variables]
+        columns = plan.ensemble_columns()
         result = run_engine(engine, members, n_samples, settings, columns, progress=progress)
         ensemble = run_to_dataset(result, spec, sample_axis=True)
         check_finite(ensemble)
@@ -149,17 +211,19 @@ def simulate(plan: RunPlan, progress: bool = False) -> Simulation:
                 var = spec.variables[name]
                 ensemble[f"param_{name}"] = ("sample", np.asarray(values, dtype=float),
                                              {"units": var.units, "description": f"member value of {name}: {var.description}"})
-        bands = prediction_bands({name: result.values[name] for name in BAND_VARIABLES},
+        bands = prediction_bands({name: result.values[name] for name in plan.outputs.names("band")
+                                  if name in result.values},
                                  uncertainty.observation_noise, noise_rng)
-        sigma = uncertainty.observation_noise.get("urbanization_rate", 0.0)
-        predictive = {
-            year: predictive_draws(at_year(ensemble["urbanization_rate"], year).values, sigma, noise_rng)
-            for year in URBANIZATION_TARGETS if year <= point["time"].values[-1]
-        }
+        if "urbanization_rate" in ensemble:  # the plan's targets are on the urbanization rate
+            sigma = uncertainty.observation_noise.get("urbanization_rate", 0.0)
+            predictive = {
+                year: predictive_draws(at_year(ensemble["urbanization_rate"], year).values, sigma, noise_rng)
+                for year in URBANIZATION_TARGETS if year <= point["time"].values[-1]
+            }
     for name, values in bands.items():
         base = name.rsplit("_p", 1)[0]
         q = int(name.rsplit("_p", 1)[1])
-        point[name] = ("time", values, {
+        point[name] = (point[base].dims, values, {
             "units": point[base].attrs["units"],
             "description": f"{q}th percentile of {base} over {n_samples} ensemble members "
                            f"(calibrated parameter uncertainty plus observation noise)",
@@ -182,7 +246,8 @@ def archived_config(cfg: DictConfig, uncertainty: Uncertainty) -> DictConfig:
 
 def write_archive(output_dir: Path, cfg: DictConfig, point: xr.Dataset, ensemble: xr.Dataset | None,
                   bands: dict, summary: dict, manifest: dict, make_plots: bool,
-                  uncertainty: Uncertainty | None = None, save_members: bool = True) -> None:
+                  uncertainty: Uncertainty | None = None, save_members: bool = True,
+                  outputs: Outputs | None = None) -> None:
     """Write every file of the archive into a staging directory, then publish it atomically.
 
     The archive is self-contained: it keeps a copy of the calibrated parameter draws, and its
@@ -209,17 +274,21 @@ def write_archive(output_dir: Path, cfg: DictConfig, point: xr.Dataset, ensemble
         archive.write_text(RunArchive.CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
         archive.write_summary(summary)
         if make_plots:
-            write_plots(archive.path, point, bands, ensemble, load_history(DATA_PATH))
+            write_plots(archive.path, point, bands, ensemble, load_history(DATA_PATH), outputs)
         archive.write_text(RunArchive.README,
                            archive_readme(cfg, manifest, has_ensemble=ensemble is not None, has_bands=bool(bands),
-                                          has_plots=make_plots))
+                                          has_plots=make_plots, ensemble=ensemble,
+                                          plan_summary="targets" in summary))
         archive.finalize(manifest)
 
 
 def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_bands: bool,
-                   has_plots: bool) -> str:
+                   has_plots: bool, ensemble: xr.Dataset | None = None, plan_summary: bool = True) -> str:
     """A short description of the archive's files and how to reproduce it."""
     A = RunArchive
+    subscripts = sorted({d for v in ensemble.data_vars.values() for d in v.dims
+                         if d not in ("sample", "time")}) if ensemble is not None else []
+    member_dims = ", ".join(["sample", "time"] + ([" / ".join(subscripts)] if subscripts else []))
     overrides = " ".join(manifest.get("overrides", []))
     commit = manifest["git"].get("commit") or "unknown"
     lines = [
@@ -234,15 +303,17 @@ def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_b
         + (" and the prediction bands `*_p05/_p50/_p95`" if has_bands else "") + " |",
     ]
     if has_ensemble:
-        lines.append(f"| `{A.ENSEMBLE}` | ensemble members, dimensions (sample, time), with each member's parameter values |")
+        lines.append(f"| `{A.ENSEMBLE}` | ensemble members, dimensions ({member_dims}), with each member's parameter values |")
         lines.append(f"| `{A.DRAWS}` | the calibrated joint parameter draws the members were resampled from |")
     lines += [
-        f"| `{A.SUMMARY}` | targets (69 % in 2025, 72 % in 2035), water against the cap, land against the quota and the standard |",
+        f"| `{A.SUMMARY}` | " + ("targets (69 % in 2025, 72 % in 2035), water against the cap, land against the quota and the standard"
+                               if plan_summary else "the declared summary outputs (province totals) at the report years") + " |",
         f"| `{A.CONFIG}` | the resolved configuration (parameters, run settings, seed) |",
         f"| `{A.MANIFEST}` | git commit, hashes of model/config/data/archive files, package versions, command, seed, wall time |",
     ]
     if has_plots:
-        lines.append(f"| `{A.PLOTS}` | urbanization, population, land and water plots |")
+        lines.append(f"| `{A.PLOTS}` | " + ("urbanization, population, land and water plots" if
+                     not subscripts else "plots (one small-multiple plot per subscripted output)") + " |")
     lines += [
         "",
         f"Reproduce: check out the commit, then run the same command (the seed is in {A.CONFIG}), or",
@@ -252,9 +323,9 @@ def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_b
     return "\n".join(lines)
 
 
-def job_summary(cfg: DictConfig, settings: dict, uncertainty: Uncertainty, point: xr.Dataset,
-                ensemble: xr.Dataset | None, predictive: dict | None) -> dict[str, Any]:
+def job_summary(plan: RunPlan, simulation: Simulation) -> dict[str, Any]:
     """``summary.json`` of a job (also recomputed by :mod:`simulator.reproduce`)."""
+    cfg, settings, uncertainty, ensemble = plan.cfg, plan.settings, plan.uncertainty, simulation.ensemble
     info = {
         "scenario": str(cfg.scenario.name),
         "title": str(cfg.scenario.get("title", cfg.scenario.name)),
@@ -264,31 +335,31 @@ def job_summary(cfg: DictConfig, settings: dict, uncertainty: Uncertainty, point
         "uncertainty": uncertainty.method if uncertainty.available else
         "none: the calibrated config carries no parameter draws, so only the point run was made",
     }
-    return summarize(point, ensemble, predictive, info)
+    return summarize(simulation.point, ensemble, simulation.predictive, info, plan.outputs)
 
 
 def run_job(cfg: DictConfig, output_dir: Path, overrides: Sequence[str] = (), progress: bool = True) -> dict[str, Any]:
     """Run one simulation job and write its archive into ``output_dir``; return the summary."""
     started = time.perf_counter()
-    spec = load_spec(MODEL_PATH)
     with contextlib.ExitStack() as stack:
         try:  # before anything else: the directory is ours alone, empty and writable
             stack.enter_context(claim_run_dir(output_dir))
         except ConfigError as error:
             raise _fail(str(error), None) from None
-        return _run_claimed(cfg, output_dir, spec, started, overrides, progress)
+        return _run_claimed(cfg, output_dir, started, overrides, progress)
 
 
-def _run_claimed(cfg: DictConfig, output_dir: Path, spec: ModelSpec, started: float,
+def _run_claimed(cfg: DictConfig, output_dir: Path, started: float,
                  overrides: Sequence[str], progress: bool) -> dict[str, Any]:
-    plan = prepare(cfg, spec, output_dir)
+    plan = prepare(cfg, None, output_dir)
     resolved, settings, uncertainty = plan.parameters, plan.settings, plan.uncertainty
     try:
-        point, ensemble, bands, predictive = astuple_shallow(simulate(plan, progress))
+        simulation = simulate(plan, progress)
     except FloatingPointError as error:
         raise _fail(str(error), output_dir) from None
-    summary = job_summary(cfg, settings, uncertainty, point, ensemble, predictive)
-    inputs = {"model": MODEL_PATH}
+    point, ensemble, bands, _ = astuple_shallow(simulation)
+    summary = job_summary(plan, simulation)
+    inputs = {"model": plan.mdl_path}
     if DATA_PATH.is_file():
         inputs["data"] = DATA_PATH
     if uncertainty.draws_path is not None:
@@ -301,7 +372,7 @@ def _run_claimed(cfg: DictConfig, output_dir: Path, spec: ModelSpec, started: fl
                               for name, value in sorted(resolved.values.items())}},
     )
     write_archive(output_dir, cfg, point, ensemble, bands, summary, manifest, settings["plots"], uncertainty,
-                  save_members=settings["save_members"])
+                  save_members=settings["save_members"], outputs=plan.outputs)
     return summary
 
 

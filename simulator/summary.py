@@ -2,6 +2,10 @@
 
 The same indicator functions serve single runs, ensembles (a ``sample`` dimension) and the
 scenario comparison, so every number in a table can be recomputed from an archive.
+
+``summary.json`` holds the outputs declared with a ``summary`` key (:mod:`model.outputs`) at the
+report years, as province totals (sums over their subscripts), for any model; and the plan's
+targets and limits when the model has the variables they need (:data:`PLAN_VARIABLES`).
 """
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from model.outputs import Outputs, load_outputs
+
+from .results import province_total
 
 #: Resident urbanization targets of the plan (ch.2 sec.3): about 69 % in 2025, about 72 % in 2035.
 URBANIZATION_TARGETS = {2025: 69.0, 2035: 72.0}
@@ -21,6 +29,18 @@ M3_PER_YI_M3 = 1.0e8
 #: Probabilities closer than this to 0 or 1 are printed as "< 0.01" / "> 0.99": a finite ensemble
 #: cannot tell 0.995 from certainty.
 PROBABILITY_PRINT_LIMIT = 0.01
+#: Years reported in ``summary.json`` (those inside the run).
+REPORT_YEARS = (2015, 2020, 2025, 2030, 2035)
+#: What the plan's targets and limits are computed from: without all of them (another model,
+#: e.g. a test model), the summary and the comparison give the declared outputs only.
+PLAN_VARIABLES = ("urbanization_rate", "urban_water_demand", "water_cap", "urban_construction_land",
+                  "land_per_urban_resident", "new_land_quota_2021_2025", "m2_per_mu", "m2_per_km2",
+                  "land_standard_minimum", "land_standard_maximum")
+
+
+def has_plan_variables(dataset: xr.Dataset) -> bool:
+    """Whether ``dataset`` holds every variable of :data:`PLAN_VARIABLES`."""
+    return all(name in dataset for name in PLAN_VARIABLES)
 
 
 def at_year(data: xr.DataArray, year: float) -> xr.DataArray:
@@ -132,7 +152,7 @@ def probability(flags: xr.DataArray) -> float:
 
 def summarize(point: xr.Dataset, ensemble: xr.Dataset | None = None,
               predictive_rates: dict[int, np.ndarray] | None = None,
-              info: dict[str, Any] | None = None) -> dict[str, Any]:
+              info: dict[str, Any] | None = None, outputs: Outputs | None = None) -> dict[str, Any]:
     """Build ``summary.json``.
 
     Parameters
@@ -146,14 +166,20 @@ def summarize(point: xr.Dataset, ensemble: xr.Dataset | None = None,
         probabilities of reaching the targets are computed from these.
     info : dict, optional
         Scenario and run information to include.
+    outputs : model.outputs.Outputs, optional
+        The model's declared outputs (default: those of the project's model).
     """
-    rate = point["urbanization_rate"]
-    hukou = point["hukou_urbanization_rate"]
-    years = [y for y in (2015, 2020, 2025, 2030, 2035) if y <= point["time"].values[-1]]
+    outputs = outputs if outputs is not None else load_outputs()
+    times = point["time"].values
+    years = [y for y in REPORT_YEARS if times[0] <= y <= times[-1]]
     summary: dict[str, Any] = dict(info or {})
-    summary["urbanization_rate_pct"] = {str(y): float(at_year(rate, y)) for y in years}
-    summary["hukou_urbanization_rate_pct"] = {str(y): float(at_year(hukou, y)) for y in years}
-    summary["total_population_persons"] = {str(y): float(at_year(point["total_population"], y)) for y in years}
+    for name in outputs.names("summary"):
+        if name in point:
+            total = province_total(point[name])
+            summary[outputs[name].summary] = {str(y): float(at_year(total, y)) for y in years}
+    if not has_plan_variables(point):
+        return summary
+    rate = point["urbanization_rate"]
     targets = {}
     for year, target in URBANIZATION_TARGETS.items():
         if year > point["time"].values[-1]:
@@ -197,6 +223,12 @@ def format_probability(p: float) -> str:
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The summary as a planner reads it (the lines ``sim.py`` prints)."""
+    if "targets" not in summary:  # a model without the plan's variables: its declared outputs
+        lines = [f"scenario {summary['scenario']}: {summary.get('ensemble_members', 0)} ensemble members"]
+        for key, values in summary.items():
+            if isinstance(values, dict) and values and all(str(k).isdigit() for k in values):
+                lines.append(f"  {key}: " + ", ".join(f"{year} {value:,.6g}" for year, value in values.items()))
+        return lines
     rates = summary["urbanization_rate_pct"]
     members = summary.get("ensemble", {}).get("members", 0)
     lines = [f"scenario {summary['scenario']}: urbanization (point run) "

@@ -35,7 +35,8 @@ from base import signals
 
 #: The known keys of each config section (``None``: the section's keys are free, e.g. parameter names).
 SCHEMA: dict[str, tuple[str, ...] | None] = {
-    "": ("calibrated", "scenario", "engine", "params", "run", "ensemble", "plots"),
+    "": ("model", "calibrated", "scenario", "engine", "params", "run", "ensemble", "plots"),
+    "model": ("mdl",),
     "scenario": ("name", "title", "title_zh", "params"),
     "calibrated": ("params", "uncertainty"),
     "calibrated.uncertainty": ("method", "parameters", "draws_file", "draws", "draws_count",
@@ -47,6 +48,7 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
 #: Where each section comes from (for the messages).
 SECTION_FILES = {
     "": "scenarios/config.yaml or a +KEY=VALUE override",
+    "model": "scenarios/config.yaml (model:) or model.mdl=PATH",
     "scenario": "the scenario file scenarios/scenario/<name>.yaml",
     "calibrated": "the calibrated parameter file scenarios/calibrated/<name>.yaml",
     "calibrated.uncertainty": "the calibrated parameter file scenarios/calibrated/<name>.yaml",
@@ -209,7 +211,8 @@ def estimate_resources(settings: Mapping[str, Any], n_columns: int, n_parameters
     settings : mapping
         :func:`check_run_settings` output (``samples``, ``final_time``, ``save_members``).
     n_columns : int
-        Variables kept per member (``simulator.results.ENSEMBLE_VARIABLES``).
+        Series kept per member: the declared ensemble outputs (``ensemble: true`` in the model's
+        outputs file, :mod:`model.outputs`), each subscripted element counted once.
     n_parameters : int
         Parameters stored per member.
     initial_time : float

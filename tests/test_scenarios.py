@@ -77,8 +77,8 @@ BINDING_CONTEXT = {
 
 def test_every_lever_moves_the_model(spec):
     """Each lever, moved from the low to the high end of its range, changes some model output."""
+    from model.outputs import load_outputs
     from model.vectorized import VectorizedModel
-    from simulator.results import ENSEMBLE_VARIABLES
 
     names = lever_names()
     n = 2 * len(names)
@@ -88,7 +88,7 @@ def test_every_lever_moves_the_model(spec):
         params[name][2 * i], params[name][2 * i + 1] = spec.parameters[name].limits
         for other, value in BINDING_CONTEXT.get(name, {}).items():
             params[other][2 * i: 2 * i + 2] = value
-    result = VectorizedModel.from_mdl().run(params, n_samples=n, return_columns=list(ENSEMBLE_VARIABLES))
+    result = VectorizedModel.from_mdl().run(params, n_samples=n, return_columns=list(load_outputs().names("ensemble")))
     for i, name in enumerate(names):
         moved = [v for v, values in result.values.items()
                  if not np.allclose(values[:, 2 * i], values[:, 2 * i + 1], rtol=1e-9, atol=0)]

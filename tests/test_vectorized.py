@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from model import MODEL_PATH
+from model.pysd_engine import PySDEngine
+from model.spec import load_spec
 from model.vectorized import UnsupportedConstruct, VectorizedModel
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -63,48 +65,6 @@ def member(params: dict, i: int) -> dict:
     return out
 
 
-class PySDReference:
-    """PySD run of any ``.mdl`` (also subscripted), returning arrays in the engine's layout.
-
-    ``model.pysd_engine.PySDEngine`` flattens subscripted outputs into per-element columns; for
-    the subscripted test models PySD is run with ``flatten_output=False`` instead.
-    """
-
-    def __init__(self, mdl_path: Path, engine: VectorizedModel):
-        from model.pysd_engine import load_pysd_model
-
-        self.model = load_pysd_model(mdl_path)
-        self.engine = engine
-
-    def run(self, params: dict, columns: list, **control) -> tuple:
-        import xarray as xr
-
-        pysd_params = {}
-        for name, value in params.items():
-            var = self.engine.variables[name]
-            value = np.asarray(value, dtype=float)
-            if var.dims:
-                pysd_params[name] = xr.DataArray(
-                    np.broadcast_to(value, var.shape).copy(),
-                    {d: list(var.coords[d]) for d in var.dims}, list(var.dims))
-            else:
-                pysd_params[name] = float(value)
-        control = {key: control.get(key, self.engine.control[key])
-                   for key in ("final_time", "time_step", "saveper")}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.model.reload()
-            frame = self.model.run(params=pysd_params, return_columns=list(columns),
-                                   flatten_output=False, progress=False, **control)
-        values = {}
-        for name in columns:
-            dims = self.engine.variables[name].dims
-            values[name] = np.array([
-                cell.transpose(*dims).values if hasattr(cell, "dims") else cell
-                for cell in frame[name]], dtype=float)
-        return frame.index.to_numpy(dtype=float), values
-
-
 def scenario_params(path: Path) -> dict:
     """The ``params:`` mapping of a scenario YAML file (``scenarios/scenario/*.yaml``)."""
     import yaml
@@ -138,14 +98,13 @@ def vm():
 
 @pytest.fixture(scope="module")
 def functions_model():
-    engine = VectorizedModel.from_mdl(MODELS / "functions.mdl")
-    return engine, PySDReference(MODELS / "functions.mdl", engine)
+    return VectorizedModel.from_mdl(MODELS / "functions.mdl"), PySDEngine(MODELS / "functions.mdl")
 
 
 @pytest.fixture(scope="module")
 def leagues_model():
-    engine = VectorizedModel.from_mdl(MODELS / "leagues.mdl")
-    return engine, PySDReference(MODELS / "leagues.mdl", engine)
+    # the reference engine runs subscripted models itself (model.pysd_engine)
+    return VectorizedModel.from_mdl(MODELS / "leagues.mdl"), PySDEngine(MODELS / "leagues.mdl")
 
 
 # ---------------------------------------------------------------------- main model
@@ -244,7 +203,8 @@ def test_functions_model_matches_pysd(functions_model):
     ensemble = engine.run(params, return_columns=columns)
     cases = [({}, baseline, 0)] + [(member(params, i), ensemble, i) for i in range(4)]
     for i, (member_params, result, column) in enumerate(cases):
-        times, reference = reference_engine.run(member_params, columns)
+        run = reference_engine.run(member_params, return_columns=columns)
+        times, reference = run.time, run.values
         np.testing.assert_array_equal(result.time, times)
         for name in columns:
             assert_agree(reference[name], result[name][:, column], f"case {i}: {name}")
@@ -257,7 +217,8 @@ def test_odd_time_grids_match_pysd(functions_model, time_step, saveper, final_ti
     engine, reference_engine = functions_model
     columns = ["level", "inflow", "smoothed_level_3", "delayed_inflow_3", "time_only"]
     control = dict(time_step=time_step, saveper=saveper, final_time=final_time)
-    times, reference = reference_engine.run({}, columns, **control)
+    run = reference_engine.run({}, return_columns=columns, **control)
+    times, reference = run.time, run.values
     result = engine.run(return_columns=columns, **control)
     np.testing.assert_array_equal(result.time, times)
     for name in columns:
@@ -270,6 +231,10 @@ def test_leagues_model_matches_pysd(leagues_model):
                                                                     "constant")]
     assert engine.variables["population"].dims == ("league",)
     assert engine.variables["east_minus_cluster"].shape == (4, 4)
+    spec = load_spec(MODELS / "leagues.mdl")  # the spec knows the same dimensions as the engine
+    assert {n: v.dims for n, v in spec.variables.items() if v.dims} == \
+        {n: v.dims for n, v in engine.variables.items() if v.dims}
+    assert all(spec.coords[d] == c for v in engine.variables.values() for d, c in v.coords.items())
     rng = np.random.default_rng(SEED)
     n_sets = 2
     params = {
@@ -281,7 +246,9 @@ def test_leagues_model_matches_pysd(leagues_model):
     ensemble = engine.run(params, return_columns=columns)
     cases = [({}, baseline, 0)] + [(member(params, i), ensemble, i) for i in range(n_sets)]
     for i, (member_params, result, column) in enumerate(cases):
-        times, reference = reference_engine.run(member_params, columns)
+        run = reference_engine.run(member_params, return_columns=columns)
+        times, reference = run.time, run.values
+        assert run.dims == result.dims and run.coords == result.coords  # one result type, same dims
         np.testing.assert_array_equal(result.time, times)
         for name in columns:
             expected_shape = (len(times), ) + engine.variables[name].shape

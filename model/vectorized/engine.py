@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import MODEL_PATH
 from ..cache import abstract_model, file_sha256
-from ..pysd_engine import RunResult
+from ..result import RunResult
 from .compiler import CONTROL_NAMES, ModelCompiler
 
 #: PySD's relative precision of the final time and of the saved times (``Time.rprec``).
@@ -249,7 +249,9 @@ class VectorizedModel:
                      control["time_step"], control["final_time"], control["saveper"], values)
         ordered = {name: values[name] for name in
                    (return_columns if return_columns is not None else self._default_columns)}
-        return RunResult(time=grid.saved_times.copy(), values=ordered)
+        dims = {name: self.variables[name].dims for name in ordered if self.variables[name].dims}
+        coords = {dim: coords for name in dims for dim, coords in self.variables[name].coords.items()}
+        return RunResult(time=grid.saved_times.copy(), values=ordered, dims=dims, coords=coords)
 
     # ------------------------------------------------------------------ helpers
     def _allocate(self, outputs: tuple, n_saved: int, n_samples: int) -> dict:
