@@ -3,8 +3,10 @@
 The equations live in ``inner_mongolia.mdl`` (Vensim format). Python only reads that file:
 
 - :mod:`model.cache`       translation cache outside the source tree (PySD code, parsed model);
-- :mod:`model.spec`        variables, units, documented ranges, parameter validation;
-- :mod:`model.pysd_engine` the reference engine (PySD, one run at a time);
+- :mod:`model.spec`        variables, units, dimensions, documented ranges, parameter validation;
+- :mod:`model.outputs`     the declared outputs (``<model>.outputs.yaml``: uses, units, labels);
+- :mod:`model.result`      :class:`~model.result.RunResult`, what both engines return;
+- :mod:`model.pysd_engine` the reference engine (PySD, one run at a time, subscripts too);
 - :mod:`model.vectorized`  the fast ensemble engine generated from the same ``.mdl``;
 - :mod:`model.units`       the dimensional-consistency check.
 """

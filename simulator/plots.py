@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 from base.fonts import bilingual, subplots
 from model.outputs import Outputs, load_outputs
 
+from .results import province_total
 from .summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, has_plan_variables, land_quota_km2
 
 #: Observed series used in plots: name -> list of (year, value, basis) in model units.
@@ -104,9 +105,9 @@ def plot_population(point: xr.Dataset, bands: Mapping[str, np.ndarray] | None, h
         ("urban_non_hukou_population", bilingual("urban, no local hukou", "城镇非户籍人口"), "tab:orange"),
         ("urban_hukou_population", bilingual("urban, local hukou", "城镇户籍人口"), "tab:blue"),
     ]
-    ax.stackplot(time, *[point[name].values * million for name, _, _ in stocks],
+    ax.stackplot(time, *[province_total(point[name]).values * million for name, _, _ in stocks],
                  labels=[label for _, label, _ in stocks], colors=[c for _, _, c in stocks], alpha=0.6)
-    ax.plot(time, point["total_population"].values * million, color="black", lw=1.5,
+    ax.plot(time, province_total(point["total_population"]).values * million, color="black", lw=1.5,
             label=bilingual("total, simulated", "总人口（模拟）"))
     if bands and "total_population_p05" in bands:
         ax.fill_between(time, bands["total_population_p05"] * million, bands["total_population_p95"] * million,
