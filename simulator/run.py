@@ -153,40 +153,57 @@ class Simulation:
     predictive: dict | None
 
 
+#: What :func:`plan_run` raises for a config it refuses (each message names the fix).
+PlanError = (ParameterError, ConfigError, ModelFileError)
+
+
+def plan_run(cfg: DictConfig, spec: ModelSpec | None = None, output_dir: Path | None = None,
+             base_dir: Path | None = None) -> RunPlan:
+    """Check the composed config and return the run plan; a refused config raises.
+
+    The checks of :func:`prepare` for callers with their own error handling (the sensitivity
+    analysis); ``output_dir`` is where the archive will go (its disk is checked).
+
+    Raises
+    ------
+    model.spec.ParameterError, simulator.config.ConfigError, model.cache.ModelFileError
+        (:data:`PlanError`) naming the problem and the fix.
+    """
+    check_schema(cfg)
+    spec = spec if spec is not None else load_spec(model_path(cfg))
+    outputs = load_outputs(spec.mdl_path, spec)
+    initial_time = spec.variables["initial_time"].value
+    resolved = resolve_parameters(cfg, spec)
+    settings = check_run_settings(cfg, initial_time)
+    if str(cfg.engine.name) not in ENGINES:
+        raise ConfigError(f"unknown engine {cfg.engine.name!r}: use engine=vectorized or engine=pysd")
+    if settings["method"] != "euler" and str(cfg.engine.name) == "pysd":
+        raise ConfigError("run.method=rk4 needs engine=vectorized (PySD integrates with Euler only)")
+    uncertainty = uncertainty_from_config(OmegaConf.select(cfg, "calibrated.uncertainty"), spec,
+                                          base_dir=base_dir)
+    if uncertainty.available and settings["samples"] > 0:
+        columns = [name for name in outputs.names("ensemble") if name in spec.variables]
+        elements = sum(int(np.prod([len(spec.coords[d]) for d in spec.variables[name].dims]))
+                       for name in columns)  # every subscripted element is one more series
+        estimate = estimate_resources(settings, elements, len(uncertainty.parameters), initial_time)
+        check_resources(estimate, settings, output_dir)
+    return RunPlan(cfg=cfg, spec=spec, parameters=resolved, settings=dict(settings),
+                   uncertainty=uncertainty, engine=str(cfg.engine.name), outputs=outputs)
+
+
 def prepare(cfg: DictConfig, spec: ModelSpec | None = None, output_dir: Path | None = None,
             base_dir: Path | None = None, program: str = "sim.py") -> RunPlan:
     """Check the composed config and return the run plan (nothing runs, nothing is written).
 
     ``base_dir`` resolves a relative ``calibrated.uncertainty.draws_file`` (default: the
     repository root; :mod:`simulator.reproduce` passes the archive, which keeps its own copy).
-    A refused config prints one line and raises :class:`JobError` (exit status 2).
+    A refused config prints one line and raises :class:`JobError` (exit status 2); see
+    :func:`plan_run` for the checks.
     """
     try:
-        check_schema(cfg)
-        spec = spec if spec is not None else load_spec(model_path(cfg))
-        outputs = load_outputs(spec.mdl_path, spec)
-    except (ParameterError, ConfigError, ModelFileError) as error:
+        return plan_run(cfg, spec, output_dir, base_dir)
+    except PlanError as error:
         raise _fail(str(error), output_dir, program) from None
-    initial_time = spec.variables["initial_time"].value
-    try:
-        resolved = resolve_parameters(cfg, spec)
-        settings = check_run_settings(cfg, initial_time)
-        if str(cfg.engine.name) not in ENGINES:
-            raise ConfigError(f"unknown engine {cfg.engine.name!r}: use engine=vectorized or engine=pysd")
-        if settings["method"] != "euler" and str(cfg.engine.name) == "pysd":
-            raise ConfigError("run.method=rk4 needs engine=vectorized (PySD integrates with Euler only)")
-        uncertainty = uncertainty_from_config(OmegaConf.select(cfg, "calibrated.uncertainty"), spec,
-                                              base_dir=base_dir)
-        if uncertainty.available and settings["samples"] > 0:
-            columns = [name for name in outputs.names("ensemble") if name in spec.variables]
-            elements = sum(int(np.prod([len(spec.coords[d]) for d in spec.variables[name].dims]))
-                           for name in columns)  # every subscripted element is one more series
-            estimate = estimate_resources(settings, elements, len(uncertainty.parameters), initial_time)
-            check_resources(estimate, settings, output_dir)
-    except (ParameterError, ConfigError) as error:
-        raise _fail(str(error), output_dir, program) from None
-    return RunPlan(cfg=cfg, spec=spec, parameters=resolved, settings=dict(settings),
-                   uncertainty=uncertainty, engine=str(cfg.engine.name), outputs=outputs)
 
 
 def simulate(plan: RunPlan, progress: bool = False) -> Simulation:

@@ -15,13 +15,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import OmegaConf
 
-from base.paramfile import uncertainty_from_config
 from base.paths import SCENARIOS_DIR
-from model.spec import ParameterError, load_spec
-from model.vectorized import VectorizedModel
-from simulator.config import ConfigError, check_run_settings, resolve_parameters
+from model.spec import load_spec
+from simulator.run import PlanError, open_engine, plan_run
 
 from ..sobol import SobolIndices, analyze, check_base_samples, design_rows, unit_design
 from .design import Factor, input_factors, load_range_overrides
@@ -49,7 +46,7 @@ def evaluate(factors: Sequence[Factor], unit: np.ndarray, base: Mapping[str, flo
     settings : mapping
         ``final_time`` [Year], ``time_step`` [Year] and ``method`` (checked run settings).
     engine : model.vectorized.VectorizedModel, optional
-        Default: compiled from the ``.mdl``.
+        Default: :func:`simulator.run.open_engine` of the project's model.
     chunk_rows : int
         Model runs per engine call (bounds memory).
 
@@ -59,7 +56,7 @@ def evaluate(factors: Sequence[Factor], unit: np.ndarray, base: Mapping[str, flo
         ``{(output, year): values}`` with one value per design row [units of the output].
     """
     if engine is None:
-        engine = VectorizedModel.from_mdl()
+        engine = open_engine("vectorized")
     values = {f.name: f.transform(unit[:, j]) for j, f in enumerate(factors)}
     results = {(o, y): np.empty(unit.shape[0]) for o in outputs for y in years}
     for start in range(0, unit.shape[0], chunk_rows):
@@ -181,19 +178,18 @@ def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", 
         cfg = compose_scenario(scenario, calibrated, config_overrides)
     else:
         scenario = str(cfg.scenario.name)
-    try:
-        resolved = resolve_parameters(cfg, spec)
-        settings = check_run_settings(cfg, spec.variables["initial_time"].value)
-        uncertainty = uncertainty_from_config(OmegaConf.select(cfg, "calibrated.uncertainty"), spec)
-    except (ParameterError, ConfigError) as error:
+    try:  # the run API's checks (simulator.run.plan_run); the design varies the plan's parameters
+        plan = plan_run(cfg, spec)
+    except PlanError as error:
         raise SensitivityError(str(error)) from None
+    resolved, settings, uncertainty = plan.parameters, plan.settings, plan.uncertainty
     if max(years) > settings["final_time"]:
         raise SensitivityError(f"year {max(years)} is after run.final_time = {settings['final_time']:g}")
     factors, fixed = input_factors(spec, resolved, uncertainty, groups, load_range_overrides(ranges))
     unit = unit_design(len(factors), n, seed)
     base = dict(resolved.values)
     started = time.perf_counter()
-    values = evaluate(factors, unit, base, outputs, years, settings)
+    values = evaluate(factors, unit, base, outputs, years, settings, open_engine("vectorized", plan.mdl_path))
     engine_seconds = time.perf_counter() - started
     names = [f.name for f in factors]
     half_rows = design_rows(n // 2, len(factors))

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from model.outputs import load_outputs
+
 #: Factor groups, in the order of the tables: policy levers, calibrated parameters, the
 #: ``.mdl``'s assumptions, data marked UNVERIFIED in the ``.mdl``.
 GROUPS = ("levers", "calibrated", "assumptions", "unverified_data")
-#: Model variables analysed by default.
-DEFAULT_OUTPUTS = ("urbanization_rate", "urban_water_demand", "total_population")
+#: Model variables analysed by default: the outputs declared ``sensitivity: true`` in
+#: ``model/inner_mongolia.outputs.yaml``.
+DEFAULT_OUTPUTS = load_outputs().names("sensitivity")
 #: Year-ends analysed by default [Year].
 DEFAULT_YEARS = (2020, 2025, 2030, 2035)
 #: Base samples of the Saltelli design (a power of two); ``N (D + 2)`` model runs.
@@ -27,13 +30,9 @@ RANGES_PATH = Path(__file__).parent.with_name("sensitivity_ranges.yaml")
 CONVERGENCE_TOLERANCE = 0.05
 #: Model runs per engine call (bounds memory).
 CHUNK_ROWS = 20000
-#: English and Chinese labels of the outputs (plots and report; other outputs use their name).
-OUTPUT_LABELS = {
-    "urbanization_rate": ("urbanization rate", "城镇化率"),
-    "urban_water_demand": ("urban water demand", "城镇用水需求"),
-    "total_population": ("total population", "常住人口"),
-    "water_stress_ratio": ("water stress ratio", "用水压力比"),
-}
+#: English and Chinese labels of the outputs (plots and report; other outputs use their name):
+#: the labels of the declared outputs (``model/inner_mongolia.outputs.yaml``).
+OUTPUT_LABELS = {name: (output.label, output.label_zh) for name, output in load_outputs().items() if output.label}
 
 
 class SensitivityError(ValueError):
