@@ -16,8 +16,9 @@ import pytest
 
 from base import census, demography as demo, schedule_tables
 from calibration import backcast, pyramid
+from model.pysd_engine import PySDEngine
 from model.vectorized import VectorizedModel
-from test_vectorized import PySDReference, assert_agree
+from test_vectorized import assert_agree
 
 MODEL = Path(__file__).parent / "models" / "population_chain.mdl"
 SEED = 20261202
@@ -38,7 +39,7 @@ def test_schedule_tables_are_those_of_the_python_schedules():
 
 
 def test_pysd_and_vectorized_agree(engine):
-    reference = PySDReference(MODEL, engine)
+    reference = PySDEngine(MODEL)  # the reference engine runs subscripted models
     columns = [n for n, v in engine.variables.items() if v.kind in ("stock", "auxiliary", "constant")]
     rng = np.random.default_rng(SEED)
     params = {"tfr_2015": rng.uniform(0.9, 1.8), "e0_trend": rng.uniform(0.0, 0.5),
@@ -46,7 +47,8 @@ def test_pysd_and_vectorized_agree(engine):
               "rural_to_urban_migration_rate": rng.uniform(0.0, 0.08),
               "hukou_transfer_time": rng.uniform(3, 30)}
     for case in (params,):  # one PySD run (~10 s); the defaults are the other tests' case
-        times, expected = reference.run(case, columns, final_time=2030)
+        run = reference.run(case, return_columns=columns, final_time=2030)
+        times, expected = run.time, run.values
         result = engine.run(case, return_columns=columns, final_time=2030)
         np.testing.assert_array_equal(result.time, times)
         for name in columns:
