@@ -4,7 +4,7 @@
 - :mod:`base.fonts`        Chinese labels in plots (CJK font or a clean English fallback);
 - :mod:`base.observations` the sourced statistics file: one loader for calibration and plots;
 - :mod:`base.paramfile`    the calibrated-parameter file format and its one :class:`~base.paramfile.Uncertainty`;
-- :mod:`base.archive`      the run archive format (atomic staging, manifest, verification);
+- :mod:`base.archive`      the run archive: ``RunArchive`` names its files, writes (atomic staging), reads, verifies;
 - :mod:`base.demography`   parametric schedules (Hadwiger fertility, Siler life table anchored on e0,
   Rogers-Castro migration, sex ratio at birth) by single year of age, each assumption with a range;
 - :mod:`base.census`       the 2010 and 2020 census state by age x sex x residence (ungrouping, splits);

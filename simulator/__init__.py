@@ -5,12 +5,16 @@ The run API: ``plan = prepare(cfg)`` (a checked, frozen :class:`RunPlan`), then
 
     from simulator import prepare, simulate
 
+``simulator.run.plan_run`` makes the same checks but raises instead of exiting (for callers with
+their own errors), and ``simulator.run.open_engine`` is the one place that makes an engine
+(``RunPlan.open_engine()`` for a plan; calibration and the benchmarks use it for inner loops).
+
 - :mod:`simulator.config`   parameter overrides from Hydra configs and the command line;
 - :mod:`simulator.ensemble` deterministic run + Monte Carlo ensemble over calibrated uncertainty;
 - :mod:`simulator.results`  engine results as xarray Datasets with units and descriptions;
 - :mod:`simulator.summary`  targets and limits (``summary.json``);
 - :mod:`simulator.plots`    bilingual (English / Chinese) plots;
-- :mod:`base.archive`  atomic, self-describing run archives.
+- :mod:`base.archive`  atomic, self-describing run archives (``RunArchive`` names their files).
 """
 from .run import RunPlan, Simulation, prepare, simulate
 
