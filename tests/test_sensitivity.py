@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from analysis.levers import LEVERS
-from analysis.sensitivity import (GROUPS, SensitivityError, compose_scenario, convergence_rows, indices_rows,
-                                  main, run_sensitivity, write_archive)
+from analysis.sensitivity import (GROUPS, Factor, SensitivityError, compose_scenario, convergence_rows, evaluate,
+                                  indices_rows, main, run_sensitivity, write_archive)
 from analysis.sobol import analyze, design_rows, ishigami, ishigami_indices, unit_design
 from base.archive import verify_archive
 from base.paths import REPO_ROOT
+from simulator.run import open_engine
 
 #: Every file of a sensitivity archive with plots (besides manifest.json), for the years 2025 and 2035.
 ARCHIVE_FILES = {"sobol_indices.csv", "convergence.csv", "factors.csv", "sensitivity.md", "sobol_2035.png",
@@ -242,3 +243,19 @@ def test_sobol_bootstrap_is_reproducible_for_every_seed_including_zero(seed):
     np.testing.assert_array_equal(first.S1_conf, second.S1_conf)
     np.testing.assert_array_equal(first.ST_conf, second.ST_conf)
     np.testing.assert_array_equal(unit, unit_design(3, 64, seed))
+
+
+def test_a_subscripted_output_is_analysed_as_its_province_total():
+    """On the 12-league test model: the sum over leagues of ``population`` equals the model's own
+    ``total_population`` for every design row, so its indices are those of the total."""
+    mdl = REPO_ROOT / "tests" / "models" / "leagues.mdl"
+    factors = [Factor("fertility_trend", "assumptions", -0.03, 0.01, -0.01),
+               Factor("other_out_rate", "assumptions", 0.0, 0.02, 0.006)]
+    unit = unit_design(len(factors), 8, 3)
+    settings = {"final_time": 2006.0, "time_step": 0.5, "method": "euler"}
+    values = evaluate(factors, unit, {}, ("population", "total_population"), (2003, 2006), settings,
+                      engine=open_engine("vectorized", mdl), chunk_rows=13)
+    for year in (2003, 2006):
+        total = values[("total_population", year)]
+        assert np.ptp(total) > 0, "the factors move the output (the comparison is not vacuous)"
+        np.testing.assert_allclose(values[("population", year)], total, rtol=1e-12)

@@ -33,7 +33,7 @@ Writes an archive (atomically, with ``manifest.json``): ``sobol_indices.csv``,
 The modules follow the workflow, each importing only those above it:
 
 =================  ==================================================================
-``options``        groups, default outputs and years, design size, tolerance, the error
+``options``        groups, default years, design size, tolerance, the error
 ``design``         which parameters vary and how (:class:`Factor`, range overrides)
 ``compute``        compose the scenario, run the design, the indices and their convergence
 ``markdown``       render ``sensitivity.md``
@@ -46,14 +46,14 @@ from .cli import main
 from .compute import SensitivityResult, compose_scenario, convergence_rows, evaluate, run_sensitivity
 from .design import Factor, classify, input_factors, load_range_overrides
 from .markdown import markdown
-from .options import (CHUNK_ROWS, CONVERGENCE_TOLERANCE, DEFAULT_N, DEFAULT_OUTPUTS, DEFAULT_RESAMPLES,
-                      DEFAULT_SEED, DEFAULT_YEARS, GROUPS, OUTPUT_LABELS, RANGES_PATH, SensitivityError)
+from .options import (CHUNK_ROWS, CONVERGENCE_TOLERANCE, DEFAULT_N, DEFAULT_RESAMPLES, DEFAULT_SEED, DEFAULT_YEARS,
+                      GROUPS, RANGES_PATH, SensitivityError)
 from .plots import plot_indices, plot_over_time
 from .write import factor_rows, indices_rows, to_csv, write_archive
 
 __all__ = [
-    "CHUNK_ROWS", "CONVERGENCE_TOLERANCE", "DEFAULT_N", "DEFAULT_OUTPUTS", "DEFAULT_RESAMPLES", "DEFAULT_SEED",
-    "DEFAULT_YEARS", "GROUPS", "OUTPUT_LABELS", "RANGES_PATH", "Factor", "SensitivityError",
+    "CHUNK_ROWS", "CONVERGENCE_TOLERANCE", "DEFAULT_N", "DEFAULT_RESAMPLES", "DEFAULT_SEED",
+    "DEFAULT_YEARS", "GROUPS", "RANGES_PATH", "Factor", "SensitivityError",
     "SensitivityResult", "classify", "compose_scenario", "convergence_rows", "evaluate", "factor_rows",
     "indices_rows", "input_factors", "load_range_overrides", "main", "markdown", "plot_indices",
     "plot_over_time", "run_sensitivity", "to_csv", "write_archive",

@@ -14,7 +14,7 @@ from base.paths import RUNS_DIR
 
 from .compute import run_sensitivity
 from .markdown import summary_text
-from .options import (DEFAULT_N, DEFAULT_OUTPUTS, DEFAULT_RESAMPLES, DEFAULT_SEED, DEFAULT_YEARS, GROUPS,
+from .options import (DEFAULT_N, DEFAULT_RESAMPLES, DEFAULT_SEED, DEFAULT_YEARS, GROUPS,
                       RANGES_PATH, SensitivityError)
 from .write import write_archive
 
@@ -36,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=DEFAULT_N, help=f"base samples, a power of two (default {DEFAULT_N})")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of design and bootstrap")
     p.add_argument("--groups", default=",".join(GROUPS), help=f"factor groups (default {','.join(GROUPS)})")
-    p.add_argument("--outputs", default=",".join(DEFAULT_OUTPUTS), help="model variables to analyse")
+    p.add_argument("--outputs", help="model variables to analyse (default: those the model's outputs declaration "
+                                      "marks sensitivity: true)")
     p.add_argument("--years", default=",".join(map(str, DEFAULT_YEARS)), help="year-ends to analyse")
     p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
                    help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
@@ -75,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = run_sensitivity(scenario=args.scenario, calibrated=args.calibrated, n=args.n,
                                  seed=args.seed, groups=_csv_list(args.groups),
-                                 outputs=_csv_list(args.outputs), years=years,
+                                 outputs=None if args.outputs is None else _csv_list(args.outputs), years=years,
                                  resamples=args.resamples, ranges=args.ranges,
                                  config_overrides=args.overrides)
         wall = time.perf_counter() - started

@@ -8,7 +8,7 @@ at ``N / 2`` (:func:`convergence_rows` reports the change). Writes nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -17,12 +17,12 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 
 from base.paths import SCENARIOS_DIR
-from model.spec import load_spec
+from model import MODEL_PATH
 from simulator.run import PlanError, open_engine, plan_run
 
 from ..sobol import SobolIndices, analyze, check_base_samples, design_rows, unit_design
 from .design import Factor, input_factors, load_range_overrides
-from .options import (CHUNK_ROWS, CONVERGENCE_TOLERANCE, DEFAULT_N, DEFAULT_OUTPUTS, DEFAULT_RESAMPLES,
+from .options import (CHUNK_ROWS, CONVERGENCE_TOLERANCE, DEFAULT_N, DEFAULT_RESAMPLES,
                       DEFAULT_SEED, DEFAULT_YEARS, GROUPS, RANGES_PATH, SensitivityError)
 
 
@@ -40,7 +40,8 @@ def evaluate(factors: Sequence[Factor], unit: np.ndarray, base: Mapping[str, flo
     base : mapping
         Values of every other parameter [units of each parameter].
     outputs : sequence of str
-        Model variables recorded.
+        Model variables recorded; a subscripted one as its province total (the sum over its
+        subscripts, as :func:`simulator.results.province_total`).
     years : sequence of int
         Year-ends recorded [Year].
     settings : mapping
@@ -71,7 +72,8 @@ def evaluate(factors: Sequence[Factor], unit: np.ndarray, base: Mapping[str, flo
             if rows.size == 0:
                 raise SensitivityError(f"year {year} is not simulated ({run.time[0]:g}-{run.time[-1]:g})")
             for output in outputs:
-                results[(output, year)][start:stop] = run.values[output][rows[0]]
+                at_year = np.asarray(run.values[output][rows[0]], dtype=float)
+                results[(output, year)][start:stop] = at_year.reshape(stop - start, -1).sum(axis=1)
     for key, column in results.items():
         if not np.all(np.isfinite(column)):
             raise SensitivityError(f"{key[0]} in {key[1]} is NaN or infinite for some factor values")
@@ -97,6 +99,10 @@ class SensitivityResult:
         Model runs, ``N (D + 2)``.
     engine_seconds : float
         Wall time of the model runs [s].
+    labels : dict
+        ``{output: (English, Chinese)}`` from the model's outputs declaration.
+    mdl_path : Path
+        The model analysed.
     """
 
     factors: list[Factor]
@@ -106,6 +112,12 @@ class SensitivityResult:
     settings: dict[str, Any]
     runs: int
     engine_seconds: float
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+    mdl_path: Path = MODEL_PATH
+
+    def label(self, output: str) -> tuple[str, str]:
+        """English and Chinese label of ``output`` (its name and no Chinese when it has none)."""
+        return self.labels.get(output) or (output, "")
 
 
 def compose_scenario(scenario: str, calibrated: str, overrides: Sequence[str] = ()):
@@ -133,7 +145,7 @@ def compose_scenario(scenario: str, calibrated: str, overrides: Sequence[str] = 
 
 def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", n: int = DEFAULT_N,
                     seed: int = DEFAULT_SEED, groups: Sequence[str] = GROUPS,
-                    outputs: Sequence[str] = DEFAULT_OUTPUTS, years: Sequence[int] = DEFAULT_YEARS,
+                    outputs: Sequence[str] | None = None, years: Sequence[int] = DEFAULT_YEARS,
                     resamples: int = DEFAULT_RESAMPLES, ranges: str | Path = RANGES_PATH,
                     config_overrides: Sequence[str] = (), cfg=None) -> SensitivityResult:
     """Sample, run and analyse.
@@ -148,8 +160,8 @@ def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", 
         Seed of the design and of the bootstrap.
     groups : sequence of str
         Factor groups to vary (:data:`~.options.GROUPS`).
-    outputs : sequence of str
-        Model variables analysed.
+    outputs : sequence of str, optional
+        Model variables analysed (default: those the model declares ``sensitivity: true``).
     years : sequence of int
         Year-ends analysed [Year].
     resamples : int
@@ -169,20 +181,24 @@ def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", 
     check_base_samples(n)
     if n < 4:
         raise SensitivityError("n must be at least 4 (the convergence check uses n / 2)")
-    spec = load_spec()
-    unknown = [o for o in outputs if o not in spec.variables]
-    if unknown:
-        raise SensitivityError(f"unknown output(s) {', '.join(unknown)}: use model variable names "
-                               f"such as {', '.join(DEFAULT_OUTPUTS)}")
     if cfg is None:
         cfg = compose_scenario(scenario, calibrated, config_overrides)
     else:
         scenario = str(cfg.scenario.name)
-    try:  # the run API's checks (simulator.run.plan_run); the design varies the plan's parameters
-        plan = plan_run(cfg, spec)
+    try:  # the run API's checks (simulator.run.plan_run, model.mdl included); the design varies its parameters
+        plan = plan_run(cfg)
     except PlanError as error:
         raise SensitivityError(str(error)) from None
-    resolved, settings, uncertainty = plan.parameters, plan.settings, plan.uncertainty
+    spec, resolved, settings, uncertainty = plan.spec, plan.parameters, plan.settings, plan.uncertainty
+    declared = plan.outputs.names("sensitivity")
+    outputs = tuple(declared if outputs is None else outputs)
+    if not outputs:
+        raise SensitivityError(f"no output to analyse: {spec.mdl_path.name} declares none with 'sensitivity: true'; "
+                               f"pass --outputs NAME[,NAME...]")
+    unknown = [o for o in outputs if o not in spec.variables]
+    if unknown:
+        raise SensitivityError(f"unknown output(s) {', '.join(unknown)}: use model variable names "
+                               f"such as {', '.join(declared or sorted(spec.variables)[:3])}")
     if max(years) > settings["final_time"]:
         raise SensitivityError(f"year {max(years)} is after run.final_time = {settings['final_time']:g}")
     factors, fixed = input_factors(spec, resolved, uncertainty, groups, load_range_overrides(ranges))
@@ -201,7 +217,9 @@ def run_sensitivity(*, scenario: str = "baseline", calibrated: str = "default", 
             "outputs": list(outputs), "years": [int(y) for y in years], "resamples": resamples,
             "time_step": settings["time_step"], "method": settings["method"],
             "config_overrides": list(config_overrides)}
-    return SensitivityResult(factors, fixed, indices, half, info, unit.shape[0], engine_seconds)
+    labels = {o: plan.outputs.label(o) for o in outputs if o in plan.outputs}
+    return SensitivityResult(factors, fixed, indices, half, info, unit.shape[0], engine_seconds, labels,
+                             plan.mdl_path)
 
 
 def convergence_rows(result: SensitivityResult, tolerance: float = CONVERGENCE_TOLERANCE) -> list[dict[str, Any]]:

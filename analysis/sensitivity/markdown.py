@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .compute import SensitivityResult, convergence_rows
-from .options import CONVERGENCE_TOLERANCE, GROUPS, OUTPUT_LABELS
+from .options import CONVERGENCE_TOLERANCE, GROUPS
 
 
 def markdown(result: SensitivityResult, wall_time_s: float, top: int = 10) -> str:
@@ -45,7 +45,7 @@ def markdown(result: SensitivityResult, wall_time_s: float, top: int = 10) -> st
     ]
     for output in info["outputs"]:
         si = result.indices[(output, last)]
-        en, _ = OUTPUT_LABELS.get(output, (output, ""))
+        en, _ = result.label(output)
         lines += [f"## {en} ({output}), {last}", ""]
         if not np.any(np.isfinite(si.ST)):
             lines += ["The output does not vary over the design: indices undefined.", ""]

@@ -10,7 +10,6 @@ import numpy as np
 from base.fonts import bilingual, subplots
 
 from .compute import SensitivityResult
-from .options import OUTPUT_LABELS
 
 
 def _grid(n_panels: int):
@@ -51,7 +50,8 @@ def plot_indices(result: SensitivityResult, year: int, path: Path, top: int = 12
     fig, axes = subplots(rows, cols, figsize=(7 * cols, 0.32 * top * rows + 1.5 * rows), squeeze=False)
     for ax, output in zip(axes.flat, outputs):
         si = result.indices[(output, year)]
-        en, zh = OUTPUT_LABELS.get(output, (output, output))
+        en, zh = result.label(output)
+        zh = zh or en
         ax.set_title(bilingual(f"{en}, {year}", f"{zh}，{year}年"))
         if not np.any(np.isfinite(si.ST)):
             ax.text(0.5, 0.5, "no variance", ha="center", transform=ax.transAxes)
@@ -97,7 +97,8 @@ def plot_over_time(result: SensitivityResult, path: Path, top: int = 6) -> Path:
         for j in np.argsort(-table.max(axis=1), kind="stable")[:top]:
             conf = np.array([result.indices[(output, y)].ST_conf[j] for y in years])
             ax.errorbar(years, table[j], yerr=np.nan_to_num(conf), marker="o", capsize=3, label=names[j])
-        en, zh = OUTPUT_LABELS.get(output, (output, output))
+        en, zh = result.label(output)
+        zh = zh or en
         ax.set_title(bilingual(f"{en}: total Sobol index over time", f"{zh}：总效应指数随时间变化"))
         ax.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
         ax.set_ylabel(bilingual("ST", "总效应"))

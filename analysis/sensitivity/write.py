@@ -10,7 +10,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from base.archive import build_manifest, finalize_manifest, staged_archive
-from model import MODEL_PATH
 
 from .compute import SensitivityResult, convergence_rows
 from .markdown import markdown
@@ -78,7 +77,7 @@ def write_archive(result: SensitivityResult, out: Path, wall_time_s: float, plot
     years = result.settings["years"]
     manifest = build_manifest(kind="sensitivity", command=command, seed=result.settings["seed"],
                               wall_time_s=wall_time_s,
-                              inputs={"model": MODEL_PATH,
+                              inputs={"model": result.mdl_path,
                                       "ranges": RANGES_PATH},
                               extra={"settings": result.settings, "runs": result.runs,
                                      "factors": [f.name for f in result.factors],
