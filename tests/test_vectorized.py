@@ -369,3 +369,19 @@ def test_runs_are_deterministic_and_independent(vm):
     short = vm.run(final_time=2020, return_columns=["urbanization_rate"])
     np.testing.assert_array_equal(short.time, np.arange(2015, 2021))
     np.testing.assert_array_equal(short["urbanization_rate"], first["urbanization_rate"][:6])
+
+
+def test_chunked_runs_equal_one_call_to_the_last_bit(leagues_model, monkeypatch):
+    """Large subscripted ensembles run in chunks of samples (engine.CHUNK_ELEMENTS): the members are
+    independent, so chunks must give exactly the numbers of one call."""
+    import model.vectorized.engine as engine_module
+
+    engine, _ = leagues_model
+    rng = np.random.default_rng(SEED)
+    params = {"birth_rate": rng.uniform(0.006, 0.012, size=(7, 12)), "fertility_trend": -0.01}
+    whole = engine.run(params)
+    monkeypatch.setattr(engine_module, "CHUNK_ELEMENTS", 48)  # 2 members per call (24 cells max)
+    assert engine.chunk_rows(7) < 7
+    chunked = engine.run(params)
+    for name in whole.values:
+        np.testing.assert_array_equal(chunked[name], whole[name], err_msg=name)

@@ -21,6 +21,12 @@ from .compiler import CONTROL_NAMES, ModelCompiler
 TIME_PRECISION = 1e-5
 #: Number of compiled ``simulate`` functions kept per model.
 COMPILED_VARIANTS = 64
+#: Largest number of array elements (samples x subscript cells of the largest variable) one call of
+#: the generated code works on; larger ensembles run in chunks of samples whose arrays stay in the
+#: caches (measured on the 546-cell population chain, 10,000 members: one call 41 s, chunks of 480
+#: members 21 s, on a loaded 2-core machine). Models without subscripts are never chunked below
+#: 262,144 members.
+CHUNK_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,8 @@ class VectorizedModel:
         self.control = compiler.control_values({})
         self._defaults = {name: element.default for name, element in compiler.elements.items()
                           if element.kind == "constant"}
+        self._largest_variable = max([int(np.prod(var.shape, dtype=np.int64))
+                                      for var in self.variables.values()] + [1])
         self._default_columns = tuple(name for name, var in self.variables.items()
                                       if var.kind in ("stock", "auxiliary", "constant"))
         self._variants: OrderedDict = OrderedDict()
@@ -244,9 +252,19 @@ class VectorizedModel:
         key_inputs, outputs = self._variant_key(params, return_columns)
         simulate = self._variant(key_inputs, outputs, method)
         values = self._allocate(outputs, len(grid.saved_times), n_samples)
+        rows = self.chunk_rows(n_samples)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            simulate(inputs, grid.times, grid.rows, control["initial_time"],
-                     control["time_step"], control["final_time"], control["saveper"], values)
+            for start in range(0, n_samples, rows):
+                stop = min(start + rows, n_samples)
+                if rows >= n_samples:
+                    chunk_inputs, chunk_values = inputs, values
+                else:
+                    chunk_inputs = {name: (value[start:stop] if value.shape[0] == n_samples else value)
+                                    for name, value in inputs.items()}
+                    chunk_values = {name: value[:, start:stop] for name, value in values.items()}
+                simulate(chunk_inputs, grid.times, grid.rows, control["initial_time"],
+                         control["time_step"], control["final_time"], control["saveper"],
+                         chunk_values)
         ordered = {name: values[name] for name in
                    (return_columns if return_columns is not None else self._default_columns)}
         dims = {name: self.variables[name].dims for name in ordered if self.variables[name].dims}
@@ -254,6 +272,13 @@ class VectorizedModel:
         return RunResult(time=grid.saved_times.copy(), values=ordered, dims=dims, coords=coords)
 
     # ------------------------------------------------------------------ helpers
+    def chunk_rows(self, n_samples: int) -> int:
+        """Samples per call of the generated code: all of them unless the model's largest variable
+        times ``n_samples`` exceeds :data:`CHUNK_ELEMENTS` (large subscripted models run faster in
+        chunks whose arrays stay in the caches; the members are independent, so the result is the
+        same to the last bit)."""
+        return max(1, min(n_samples, CHUNK_ELEMENTS // self._largest_variable))
+
     def _allocate(self, outputs: tuple, n_saved: int, n_samples: int) -> dict:
         """Output arrays ``(n_saved, n_samples, *shape)``, as views of one allocation.
 
