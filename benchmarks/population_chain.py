@@ -10,7 +10,7 @@ Prints, in this order:
    is geometric (variance ``(1 - p) / p**2 dt**2``, ``p = dt / 5``). Also the 65+ share of 2035 from
    ageing the 2020 census alone (no deaths, births or migration) with each scheme.
 2. **Leslie benchmark.** The chain (residence-free rates) against the plain Leslie projection of
-   ``tests/test_population_chain.py`` at dt 0.25 and 0.125: relative error of the total and error of
+   :func:`calibration.leslie.leslie_projection` at dt 0.25 and 0.125: relative error of the total and error of
    the 65+ share (pp) in 2025, 2030, 2035, with the Euler bound the test uses; and the same for the
    5-year first-order alternative (:func:`five_year_projection`).
 3. **What the chain does** at the ``.mdl`` values (not calibrated): population, births, deaths,
@@ -22,10 +22,8 @@ Ends with one JSON line. Not a test: timings depend on the machine and its load.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -33,21 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from base import census, demography as demo
+from calibration.leslie import BENCHMARK_RATE, benchmark_parameters, leslie_projection
 from model.pysd_engine import load_pysd_model
 from model.vectorized import VectorizedModel
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "tests" / "models" / "population_chain.mdl"
-TEST_MODULE = ROOT / "tests" / "test_population_chain.py"
-
-
-def _test_module():
-    """The test file (its independent Leslie projection is what the chain is compared with)."""
-    spec = importlib.util.spec_from_file_location("population_chain_test", TEST_MODULE)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(TEST_MODULE.parent))  # it imports test_vectorized from its own folder
-    spec.loader.exec_module(module)
-    return module
 
 
 def first_order_groups(initial_by_group: np.ndarray, years: float, dt: float = 0.25) -> np.ndarray:
@@ -134,12 +123,12 @@ def five_year_projection(params: dict, years: int, rate: float, dt: float = 0.25
     return {"total": np.array(totals), "share_65": np.array(old)}
 
 
-def leslie_comparison(engine, tests) -> dict:
+def leslie_comparison(engine) -> dict:
     years = 15
-    leslie = tests.leslie_projection(engine.parameters, years, tests.BENCHMARK_RATE)
+    leslie = leslie_projection(engine.parameters, years, BENCHMARK_RATE)
     out = {}
     for dt in (0.25, 0.125):
-        r = engine.run(tests.BENCHMARK, return_columns=["total_population", "share_65_plus"],
+        r = engine.run(benchmark_parameters(), return_columns=["total_population", "share_65_plus"],
                        final_time=2020 + years, time_step=dt)
         total = r["total_population"][:, 0].ravel()
         share = r["share_65_plus"][:, 0].ravel()
@@ -148,7 +137,7 @@ def leslie_comparison(engine, tests) -> dict:
                           "bound_total": float(bound[year - 2021]),
                           "share_65_pp": float(100 * (share[year - 2020] - leslie["share_65"][year - 2020]))}
                    for year in (2025, 2030, 2035)}
-    groups = five_year_projection(engine.parameters, years, tests.BENCHMARK_RATE)
+    groups = five_year_projection(engine.parameters, years, BENCHMARK_RATE)
     out["five_year"] = {year: {"rel_total": float(groups["total"][year - 2020] / leslie["total"][year - 2020] - 1),
                                "bound_total": float("nan"),
                                "share_65_pp": float(100 * (groups["share_65"][year - 2020]
@@ -186,7 +175,6 @@ def speed(engine) -> dict:
 
 
 def main() -> None:
-    tests = _test_module()
     start = time.perf_counter()
     engine = VectorizedModel.from_mdl(MODEL)
     compile_s = time.perf_counter() - start
@@ -199,7 +187,7 @@ def main() -> None:
     s = spread["share_65_2035_ageing_only"]
     print(f"   65+ share 2035 from ageing the 2020 census alone: exact shift {100 * s['exact_shift']:.2f} %,"
           f" 5-year first-order {100 * s['five_year_first_order']:.2f} %")
-    comparison = leslie_comparison(engine, tests)
+    comparison = leslie_comparison(engine)
     print("2. Chain against the plain Leslie projection (same rates; residence-free)")
     for dt, rows in comparison.items():
         for year, row in rows.items():
