@@ -46,13 +46,88 @@ from simulator.summary import PLAN_VARIABLES, URBANIZATION_TARGETS, at_year, ind
 from .archives import (ComparisonInputError, LoadedArchive, common_random_numbers, describe,
                        find_archives, load_archive, row_labels)
 from .decomposition import DEFAULT_PERIOD, DecompositionError, check_closure, decompose
-from .plots import write_comparison_plots, write_output_plots
+from .plots import plot_loops, write_comparison_plots, write_output_plots
+from .loops import DEFAULT_MEMBERS as LOOP_MEMBERS, LOOPS_PATH, archive_knockout, load_loops, loops_markdown
+from .outcomes import OUTCOMES, from_ensemble
 from .probability import exceedance, predictive_quantiles
+from .urban_benchmarks import benchmarks as urbanization_benchmarks
 
 #: Probability levels of the verdict.
 VERDICT_LEVELS = (0.5, 0.9)
 #: The 90 % band.
 BAND = (0.05, 0.5, 0.95)
+#: The plan's own check (ch.8 sec.2): "到2025年城镇化率达到69%左右,意味着未来将有近100万人进城".
+PLAN_MOVERS_2021_2025 = 1.0e6
+#: Flows that bring people into towns (persons/Year), summed for the plan's check.
+INFLOWS = ("rural_to_urban_migration", "reclassification")
+
+
+def crn_check(archive: LoadedArchive, baseline: LoadedArchive) -> dict[str, Any]:
+    """Whether member *i* of ``archive`` has the same parameter draw as member *i* of ``baseline``.
+
+    Compares the ``param_*`` columns of both ``ensemble.nc`` files (each member's parameter values)
+    that vary over the members in both archives (a parameter the scenario fixes is not compared).
+
+    Returns
+    -------
+    dict
+        ``{"shared": bool, "compared": int, "differing": [names]}``; ``shared`` is False when the
+        seeds or member counts differ, or any compared parameter differs.
+    """
+    if (archive.seed, archive.members) != (baseline.seed, baseline.members):
+        return {"shared": False, "compared": 0, "differing": [], "reason": "different seed or member count"}
+    compared, differing = 0, []
+    for name in archive.ensemble.data_vars:
+        if not str(name).startswith("param_") or name not in baseline.ensemble:
+            continue
+        a = np.asarray(archive.ensemble[name].values, dtype=float)
+        b = np.asarray(baseline.ensemble[name].values, dtype=float)
+        if a.shape != b.shape or np.ptp(a) == 0 or np.ptp(b) == 0:
+            continue
+        compared += 1
+        if not np.array_equal(a, b):
+            differing.append(str(name)[len("param_"):])
+    return {"shared": not differing, "compared": compared, "differing": differing}
+
+
+def outcome_rows(archive: LoadedArchive, baseline: LoadedArchive | None = None) -> dict[str, Any]:
+    """The outcomes of :data:`analysis.outcomes.OUTCOMES` per scenario (median and 90 % band over
+    members, parameter uncertainty only) and, with a baseline sharing the draws (common random
+    numbers, :func:`crn_check`), the paired member-by-member differences (median, 5 %, 95 %).
+
+    An outcome whose variables the archive lacks is listed in ``missing`` instead (a note, not an
+    error)."""
+    trajectories = from_ensemble(archive.ensemble, archive.point)
+    row: dict[str, Any] = {"scenario": archive.scenario, "missing": {}}
+    paired = None
+    if baseline is not None:
+        check = crn_check(archive, baseline)
+        row["crn"] = check
+        if check["shared"]:
+            paired = from_ensemble(baseline.ensemble, baseline.point)
+    for item in OUTCOMES:
+        if not item.available(trajectories):
+            row["missing"][item.name] = item.missing(trajectories.values)
+            continue
+        values = item(trajectories)
+        low, median, high = np.percentile(values, [5, 50, 95])
+        row[f"{item.name}_median"], row[f"{item.name}_p05"], row[f"{item.name}_p95"] = (
+            float(median), float(low), float(high))
+        if paired is not None and item.available(paired):
+            difference = values - item(paired)
+            low, median, high = np.percentile(difference, [5, 50, 95])
+            row[f"{item.name}_vs_baseline_median"] = float(median)
+            row[f"{item.name}_vs_baseline_p05"] = float(low)
+            row[f"{item.name}_vs_baseline_p95"] = float(high)
+    if trajectories.has(*INFLOWS):
+        # the flows are saved at year-ends: the trapezoid over 2020-2025 approximates their integral
+        time = trajectories.time
+        inside = (time >= 2020) & (time <= 2025)
+        flow = sum(trajectories.series(name) for name in INFLOWS)[inside]
+        movers = np.trapezoid(flow, time[inside], axis=0)
+        row["movers_2021_2025_median"] = float(np.median(movers))
+        row["movers_2021_2025_p05"], row["movers_2021_2025_p95"] = (float(x) for x in np.percentile(movers, [5, 95]))
+    return row
 
 
 def target_key(year: int) -> str:
@@ -209,9 +284,111 @@ def _verdict_cell(row: dict, year: int) -> str:
     return "no, p < 0.5"
 
 
+def _fmt(row: dict, key: str, digits: int, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    return (f"{row[key + '_median']:{sign}.{digits}f} "
+            f"[{row[key + '_p05']:{sign}.{digits}f}, {row[key + '_p95']:{sign}.{digits}f}]")
+
+
+def flat_outcomes(row: dict) -> dict:
+    """An outcome row for CSV: the missing outcomes and the draw check as text columns."""
+    flat = {k: v for k, v in row.items() if k not in ("missing", "crn")}
+    flat["missing_outcomes"] = "; ".join(f"{k} (needs {', '.join(v)})" for k, v in row["missing"].items())
+    if "crn" in row:
+        flat["draws_shared_with_baseline"] = row["crn"]["shared"]
+    return flat
+
+
+def outcomes_markdown(outcome_table: Sequence[dict], labels: Sequence[str]) -> list[str]:
+    """The outcome table, the paired differences from the baseline and the plan's own check."""
+    lines = ["", "## Outcomes next to the rate", "",
+             "Median [5 %, 95 %] over the members (parameter uncertainty only, no observation noise). "
+             "Absolute urban population, the official hukou rate, land per resident and the water margin "
+             "separate policies that the rate (a ratio, raised by rural depopulation) does not. Water "
+             "margin: the smallest margin of the urban allocation under the cap over urban demand in "
+             "2021-2035 (negative: demand above the allocation). Definitions: `analysis/outcomes.py`.", "",
+             "| scenario | " + " | ".join(f"{o.label} [{o.unit}]" for o in OUTCOMES) + " |",
+             "|---|" + "---|" * len(OUTCOMES)]
+    missing_notes = []
+    for label, row in zip(labels, outcome_table):
+        cells = []
+        for item in OUTCOMES:
+            if item.name in row["missing"]:
+                cells.append("n/a")
+                missing_notes.append(f"{label}: {item.label} (its archive lacks "
+                                     f"{', '.join(row['missing'][item.name])})")
+            else:
+                cells.append(_fmt(row, item.name, item.digits))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if missing_notes:
+        lines += ["", "n/a — not in the archive (made before the output existed, or a model without it; "
+                  "re-run the scenario to get it): " + "; ".join(missing_notes) + "."]
+    crn = [(label, row["crn"]) for label, row in zip(labels, outcome_table) if "crn" in row]
+    if crn:
+        lines += ["", "### Paired differences from the baseline (common random numbers)", "",
+                  "Member *i* of every scenario draws the same calibrated parameters as member *i* of the "
+                  "baseline (same seed and size; checked on every `param_*` column that varies in both "
+                  "archives). The difference is taken member by member, then summarised: median "
+                  "[5 %, 95 %]. A band that excludes 0 is a difference the parameter uncertainty does not "
+                  "blur; one that straddles 0 is not a real difference. Only the parameter uncertainty is "
+                  "paired: sources of variation not stored as `param_*` columns are not checked.", "",
+                  "| scenario | draws shared | " + " | ".join(f"Δ {o.label} [{o.change_unit}]" for o in OUTCOMES) + " |",
+                  "|---|---|" + "---|" * len(OUTCOMES)]
+        for (label, check), row in zip(crn, [r for r in outcome_table if "crn" in r]):
+            if not check["shared"]:
+                why = check.get("reason") or "differ: " + ", ".join(check["differing"])
+                lines.append(f"| {label} | **no** ({why}) | " + " | ".join("—" for _ in OUTCOMES) + " |")
+                continue
+            cells = [(_fmt(row, f"{o.name}_vs_baseline", o.digits, signed=True)
+                      if f"{o.name}_vs_baseline_median" in row else "n/a") for o in OUTCOMES]
+            lines.append(f"| {label} | yes ({check['compared']} parameters) | " + " | ".join(cells) + " |")
+    movers = [(label, row) for label, row in zip(labels, outcome_table) if "movers_2021_2025_median" in row]
+    if movers:
+        lines += ["", "### The plan's own check: people moving to towns 2021–2025", "",
+                  "Plan ch.8 sec.2: reaching about 69 % in 2025 “means that nearly 1 million people will move "
+                  "to towns” (意味着未来将有近100万人进城). The model's figures: the people entering towns "
+                  "(rural→urban migration plus reclassification, trapezoid over the year-end flow rates "
+                  "2020–2025, an approximation of the integral) and the net growth of urban residents "
+                  "(exact, stock 2025 − 2020; it nets out deaths, births and out-migration). Median "
+                  "[5 %, 95 %], 10k persons.", "",
+                  "| scenario | entering towns 2021–2025 | net growth of urban residents 2021–2025 | plan |",
+                  "|---|---|---|---|"]
+        for label, row in movers:
+            growth = (_fmt(row, "urban_growth_2021_2025", 1) if "urban_growth_2021_2025_median" in row else "n/a")
+            lines.append(f"| {label} | {row['movers_2021_2025_median'] / 1e4:.1f} "
+                         f"[{row['movers_2021_2025_p05'] / 1e4:.1f}, {row['movers_2021_2025_p95'] / 1e4:.1f}] "
+                         f"| {growth} | nearly {PLAN_MOVERS_2021_2025 / 1e4:.0f} |")
+    return lines
+
+
+def benchmarks_markdown(rows: Sequence[dict], labels: Sequence[str], bench: dict | None) -> list[str]:
+    """The 2025 and 2035 urbanization benchmarks (URGD, damped logistic) next to each scenario."""
+    if bench is None:
+        return []
+    record = bench["record"]
+    anchors = ", ".join(f"{t:.2f}: {r:.2f} %" for t, r in zip(record.times, record.rates))
+    logistic = bench["logistic"]
+    lines = ["", "## Benchmarks for the urbanization rate (no SD structure)", "",
+             f"From the census-consistent record up to 2020 only ({anchors}; {record.basis}); methods in "
+             "`analysis/urban_benchmarks.py`. **URGD**: the UN urban-rural growth-difference method, the "
+             f"2010-2020 difference d = {bench['urgd_per_year'] * 100:.2f} %/yr held constant (WUP's "
+             "convergence to a world norm not applied). **Damped logistic**: saturation level "
+             f"K = {logistic['level']:.1f} % fitted with its rate ({logistic['rate'] * 100:.2f} %/yr) "
+             "through the three anchors. Scenario columns: median of the members with observation noise.", "",
+             "| | 2025 | 2035 |", "|---|---|---|",
+             f"| URGD (UN) | {bench['urgd'][2025]:.2f} | {bench['urgd'][2035]:.2f} |",
+             f"| damped logistic | {bench['damped_logistic'][2025]:.2f} | {bench['damped_logistic'][2035]:.2f} |"]
+    for label, row in zip(labels, rows):
+        lines.append(f"| {label} | {row['urbanization_2025_median']:.2f} | {row['urbanization_2035_median']:.2f} |")
+    return lines
+
+
 def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decomposition: Sequence[dict],
-                        archives: Sequence[LoadedArchive], period: tuple) -> str:
-    """``comparison.md``: definitions, the comparison table and the decomposition table."""
+                        archives: Sequence[LoadedArchive], period: tuple,
+                        outcome_table: Sequence[dict] = (), bench: dict | None = None,
+                        loop_lines: Sequence[str] = ()) -> str:
+    """``comparison.md``: definitions, the comparison table, the outcomes with their paired
+    differences, the benchmarks, the loop knockouts and the decomposition table."""
     members = sorted({a.members for a in archives})
     seeds = sorted({a.seed for a in archives})
     sigmas = sorted({row["observation_noise_pp"] for row in rows})
@@ -268,6 +445,10 @@ def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decompositi
                 lines.append(f"| {label} | {row['urbanization_2035_vs_baseline_mean_pp']:+.2f} "
                              f"[{row['urbanization_2035_vs_baseline_p05_pp']:+.2f}, "
                              f"{row['urbanization_2035_vs_baseline_p95_pp']:+.2f}] |")
+    if outcome_table:
+        lines += outcomes_markdown(outcome_table, labels)
+    lines += benchmarks_markdown(rows, labels, bench)
+    lines += list(loop_lines)
     lines += [
         "",
         f"## Where the change in urbanization {period[0]}–{period[1]} comes from",
@@ -310,7 +491,8 @@ def default_output(paths: Sequence[Path]) -> Path:
 
 
 def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots: bool = True,
-            period: tuple = DEFAULT_PERIOD) -> dict[str, Any]:
+            period: tuple = DEFAULT_PERIOD, loop_members: int = LOOP_MEMBERS,
+            loops_path: str | Path = LOOPS_PATH) -> dict[str, Any]:
     """Compare the scenarios of ``paths`` and write the comparison archive into ``out``.
 
     Parameters
@@ -324,6 +506,10 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
         Write the PNG plots.
     period : tuple of int
         Period of the decomposition (year-ends).
+    loop_members : int
+        Members re-run per scenario for the loop knockouts (:mod:`analysis.loops`); 0 skips them.
+    loops_path : path-like
+        The loops declaration (``analysis/loops.yaml``).
 
     Returns
     -------
@@ -353,12 +539,20 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
             baseline = baselines[0]
         rows = [scenario_indicators(archive, baseline) for archive in archives]
         decomposition = [decomposition_row(archive, period) for archive in archives]
+        reference = baselines[0] if len(baselines) == 1 else None
+        outcome_table = [outcome_rows(archive, reference if archive is not reference else None)
+                         for archive in archives]
+        bench = urbanization_benchmarks()
+        loops = load_loops(loops_path) if loop_members > 0 else []
+        knockouts = [archive_knockout(archive, loops, loop_members) for archive in archives] if loops else []
     else:
         rows, decomposition = [output_indicators(archive) for archive in archives], []
+        outcome_table, bench, loops, knockouts = [], None, [], []
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ComparisonInputError(f"{out} already exists; choose another output directory with --out DIR")
-    markdown = (comparison_markdown(rows, labels, decomposition, archives, period) if plan
-                else outputs_markdown(rows, labels, archives))
+    markdown = (comparison_markdown(rows, labels, decomposition, archives, period, outcome_table, bench,
+                                    loops_markdown(knockouts, labels, loops))
+                if plan else outputs_markdown(rows, labels, archives))
     manifest = build_manifest(
         kind="comparison", seed=None, wall_time_s=time.perf_counter() - started,
         inputs={f"archive {i} ({label}) manifest": RunArchive(a.path).manifest_path
@@ -373,14 +567,18 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
         (staging / "comparison.csv").write_text(to_csv(rows, labels))
         if plan:
             (staging / "decomposition.csv").write_text(to_csv(decomposition, labels))
+            (staging / "outcomes.csv").write_text(to_csv([flat_outcomes(r) for r in outcome_table], labels))
         (staging / "comparison.md").write_text(markdown, encoding="utf-8")
         if plots:
             if plan:
                 write_comparison_plots(staging, archives, labels, decomposition, period)
+                if knockouts:
+                    plot_loops(knockouts, labels, loops, staging / "loops.png")
             else:
                 write_output_plots(staging, archives, labels)
         finalize_manifest(staging, manifest)
     return {"out": out, "rows": rows, "labels": labels, "decomposition": decomposition,
+            "outcomes": outcome_table, "benchmarks": bench, "knockouts": knockouts,
             "markdown": markdown}
 
 
@@ -392,9 +590,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", help="output directory (default: <multirun dir>/comparison, "
                                       "or runs/comparisons/<date>_<time>)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--loop-members", type=int, default=LOOP_MEMBERS,
+                        help=f"members re-run per scenario for the loop knockouts (default {LOOP_MEMBERS}; 0 skips them)")
     args = parser.parse_args(argv)
+    if args.loop_members < 0:
+        parser.error("--loop-members must be >= 0")
     try:
-        result = compare(args.paths, args.out, plots=not args.no_plots)
+        result = compare(args.paths, args.out, plots=not args.no_plots, loop_members=args.loop_members)
     except (ComparisonInputError, ArchiveError, DecompositionError) as error:
         print(f"analysis.compare: error: {error}", file=sys.stderr)
         return 2
