@@ -11,6 +11,12 @@ verifies each against its manifest, and writes a comparison archive (atomically,
   reaching each target *within the limits*, and a verdict (p >= 0.5 and p >= 0.9);
 - ``decomposition.csv`` and a section of ``comparison.md``: the change in urbanization 2020-2035
   split into migration, reclassification, natural-increase and out-migration differentials;
+- ``outcomes.csv`` and sections of ``comparison.md``: the outcomes of :mod:`analysis.outcomes`
+  per scenario and their paired differences from the baseline (common random numbers, checked by
+  :func:`crn_check`), the plan's ch.8 sec.2 check (nearly 1 million people moving to towns by
+  2025), and the 2025/2035 urbanization benchmarks of :mod:`analysis.urban_benchmarks`;
+- loop dominance by knockout (:mod:`analysis.loops`, re-running the first members of each archive
+  from its own config and draws): a section of ``comparison.md`` and ``loops.png``;
 - ``urbanization.png``, ``population.png``, ``water.png``, ``land.png``, ``decomposition.png``.
 
 Definitions (also written into ``comparison.md``):
@@ -98,7 +104,7 @@ def outcome_rows(archive: LoadedArchive, baseline: LoadedArchive | None = None) 
     An outcome whose variables the archive lacks is listed in ``missing`` instead (a note, not an
     error)."""
     trajectories = from_ensemble(archive.ensemble, archive.point)
-    row: dict[str, Any] = {"scenario": archive.scenario, "missing": {}}
+    row: dict[str, Any] = {"scenario": archive.scenario, "missing": {}, "basis": {}}
     paired = None
     if baseline is not None:
         check = crn_check(archive, baseline)
@@ -110,10 +116,12 @@ def outcome_rows(archive: LoadedArchive, baseline: LoadedArchive | None = None) 
             row["missing"][item.name] = item.missing(trajectories.values)
             continue
         values = item(trajectories)
+        if item.basis(trajectories):
+            row["basis"][item.name] = item.basis(trajectories)
         low, median, high = np.percentile(values, [5, 50, 95])
         row[f"{item.name}_median"], row[f"{item.name}_p05"], row[f"{item.name}_p95"] = (
             float(median), float(low), float(high))
-        if paired is not None and item.available(paired):
+        if paired is not None and item.way(paired) is item.way(trajectories):
             difference = values - item(paired)
             low, median, high = np.percentile(difference, [5, 50, 95])
             row[f"{item.name}_vs_baseline_median"] = float(median)
@@ -292,7 +300,7 @@ def _fmt(row: dict, key: str, digits: int, signed: bool = False) -> str:
 
 def flat_outcomes(row: dict) -> dict:
     """An outcome row for CSV: the missing outcomes and the draw check as text columns."""
-    flat = {k: v for k, v in row.items() if k not in ("missing", "crn")}
+    flat = {k: v for k, v in row.items() if k not in ("missing", "crn", "basis")}
     flat["missing_outcomes"] = "; ".join(f"{k} (needs {', '.join(v)})" for k, v in row["missing"].items())
     if "crn" in row:
         flat["draws_shared_with_baseline"] = row["crn"]["shared"]
@@ -320,6 +328,14 @@ def outcomes_markdown(outcome_table: Sequence[dict], labels: Sequence[str]) -> l
             else:
                 cells.append(_fmt(row, item.name, item.digits))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    bases = {}
+    for row in outcome_table:
+        for name, text in row.get("basis", {}).items():
+            bases.setdefault(name, set()).add(text)
+    if bases:
+        labels_of = {o.name: o.label for o in OUTCOMES}
+        lines += ["", "Measured as: " + "; ".join(f"*{labels_of[n]}*: {' or '.join(sorted(t))}"
+                                                 for n, t in bases.items()) + "."]
     if missing_notes:
         lines += ["", "n/a — not in the archive (made before the output existed, or a model without it; "
                   "re-run the scenario to get it): " + "; ".join(missing_notes) + "."]
@@ -544,14 +560,23 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
                          for archive in archives]
         bench = urbanization_benchmarks()
         loops = load_loops(loops_path) if loop_members > 0 else []
-        knockouts = [archive_knockout(archive, loops, loop_members) for archive in archives] if loops else []
+        knockouts, knockout_labels, skipped = [], [], []
+        for archive, label in zip(archives, labels):
+            if not loops:
+                break
+            try:
+                knockouts.append(archive_knockout(archive, loops, loop_members))
+                knockout_labels.append(label)
+            except ComparisonInputError as error:  # e.g. a config this checkout no longer accepts
+                skipped.append(f"{label}: {error}")
     else:
         rows, decomposition = [output_indicators(archive) for archive in archives], []
-        outcome_table, bench, loops, knockouts = [], None, [], []
+        outcome_table, bench, loops, knockouts, knockout_labels, skipped = [], None, [], [], [], []
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ComparisonInputError(f"{out} already exists; choose another output directory with --out DIR")
     markdown = (comparison_markdown(rows, labels, decomposition, archives, period, outcome_table, bench,
-                                    loops_markdown(knockouts, labels, loops))
+                                    loops_markdown(knockouts, knockout_labels, loops)
+                                    + [f"Loop knockouts skipped for {note}" for note in skipped])
                 if plan else outputs_markdown(rows, labels, archives))
     manifest = build_manifest(
         kind="comparison", seed=None, wall_time_s=time.perf_counter() - started,
@@ -573,7 +598,7 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
             if plan:
                 write_comparison_plots(staging, archives, labels, decomposition, period)
                 if knockouts:
-                    plot_loops(knockouts, labels, loops, staging / "loops.png")
+                    plot_loops(knockouts, knockout_labels, loops, staging / "loops.png")
             else:
                 write_output_plots(staging, archives, labels)
         finalize_manifest(staging, manifest)

@@ -185,39 +185,48 @@ def archive_knockout(archive: LoadedArchive, loops: Sequence[Loop], members: int
 
 
 def loops_markdown(results: Sequence[KnockoutResult], labels: Sequence[str], loops: Sequence[Loop]) -> list[str]:
-    """The loop-dominance section of ``comparison.md``."""
+    """The loop-dominance section of ``comparison.md``: one row per scenario, one column per loop."""
     if not results:
         return []
-    by_name = {loop.name: loop for loop in loops}
     lines = ["", "## Loop dominance (knockout)", "",
              "Each loop of `analysis/loops.yaml` is cut (its effect replaced by the neutral value) and the "
              f"scenario re-run for its first {results[0].members} members with the archive's parameter draws; "
-             "Δ = with the loop − without it, member by member. *Peak*: the largest absolute median Δ of the "
-             "urbanization rate and its year; *dominant*: the years in which this loop has the largest "
-             "absolute median Δ of all loops; *members where it acts*: share of the members whose urbanization "
-             f"rate it moves by at least {ACTS_PP:g} pp in some year. Plot: `loops.png`.", "",
-             "| scenario | loop | polarity | peak Δ urbanization [pp] (year) | Δ urbanization 2035 [pp] "
-             "| Δ urban residents 2035 [10k] | members where it acts | dominant in |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Δ = with the loop − without it, member by member. Each cell: Δ of the urbanization rate in 2035 "
+             "[pp], median [5 %, 95 %], then the share of members in which the loop moves the rate by at "
+             f"least {ACTS_PP:g} pp in some year. *Dominant*: in which years each loop has the largest "
+             "absolute median Δ of the rate. The same for urban residents, and over time: `loops.png`.", "",
+             "| loop | polarity | path | cut |", "|---|---|---|---|"]
+    absent = {name: missing for r in results for name, missing in r.absent.items()}
+    loops = [loop for loop in loops if any(loop.name in r.differences for r in results)] + \
+            [loop for loop in loops if not any(loop.name in r.differences for r in results)]
+    present = [loop for loop in loops if any(loop.name in r.differences for r in results)]
+    for loop in loops:
+        cut = ", ".join(f"`{k}` = {v:g}" for k, v in loop.cut.items())
+        lines.append(f"| {loop.label} | {loop.polarity} | {loop.path} | {cut} |")
+    gone = [loop for loop in loops if loop not in present]
+    if gone:
+        lines += ["", "Not in this model (the knockout needs variables it lacks): " + "; ".join(
+            f"{loop.label} ({', '.join(absent.get(loop.name, []))})" for loop in gone) + "."]
+    lines += ["", "| scenario | " + " | ".join(f"{loop.label} ({loop.polarity})" for loop in present) + " | dominant |",
+              "|---|" + "---|" * (len(present) + 1)]
     for label, result in zip(labels, results):
+        cells = []
+        for loop in present:
+            if loop.name in result.absent:
+                cells.append(f"not in this model (lacks {', '.join(result.absent[loop.name])})")
+                continue
+            series = result.differences[loop.name]["urbanization_rate"]
+            acts = np.max(np.abs(series), axis=0) >= ACTS_PP
+            last = series[-1]
+            cells.append(f"{np.median(last):+.2f} [{np.percentile(last, 5):+.2f}, {np.percentile(last, 95):+.2f}]; "
+                         f"{np.mean(acts):.0%}")
         dominant = result.dominant()
-        for name, series in result.differences.items():
-            median = np.median(series["urbanization_rate"], axis=1)
-            peak = int(np.argmax(np.abs(median)))
-            years = [int(t) for t, d in zip(result.time, dominant) if d == name]
-            deltas = result.outcomes[name]
-            u35 = deltas.get("urbanization_2035")
-            p35 = deltas.get("urban_population_2035")
-            cell = lambda v, d: "n/a" if v is None else (f"{np.median(v):+.{d}f} "
-                                                         f"[{np.percentile(v, 5):+.{d}f}, {np.percentile(v, 95):+.{d}f}]")
-            acts = np.max(np.abs(series["urbanization_rate"]), axis=0) >= ACTS_PP
-            peak_cell = "none" if median[peak] == 0 else f"{median[peak]:+.3f} ({result.time[peak]:g})"
-            lines.append(f"| {label} | {by_name[name].label} | {by_name[name].polarity} "
-                         f"| {peak_cell} | {cell(u35, 2)} | {cell(p35, 1)} | {np.mean(acts):.0%} "
-                         f"| {_years(years)} |")
-        for name, missing in result.absent.items():
-            lines.append(f"| {label} | {by_name[name].label} | {by_name[name].polarity} | not in this model "
-                         f"(lacks {', '.join(missing)}) | | | | |")
+        spans = []
+        for loop in present:
+            years = [int(t) for t, d in zip(result.time, dominant) if d == loop.name]
+            if years:
+                spans.append(f"{loop.label} {_years(years)}")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {'; '.join(spans) or 'none'} |")
     notes = sorted({f"{label}: {note}" for label, r in zip(labels, results) for note in r.notes})
     if notes:
         lines += [""] + [f"Note — {note}." for note in notes]

@@ -102,6 +102,15 @@ def from_ensemble(ensemble: xr.Dataset, point: xr.Dataset | None = None) -> Traj
 
 
 @dataclass(frozen=True)
+class Way:
+    """One way to compute an outcome: the variables it needs, the function, and what it measures."""
+
+    variables: tuple[str, ...]
+    compute: Callable[[Trajectories], np.ndarray]
+    basis: str = ""
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One outcome: a number per member computed from trajectories.
 
@@ -114,24 +123,27 @@ class Outcome:
     label_zh : str
         Chinese label.
     unit : str
-        Unit of the value (after ``compute``'s scaling).
-    variables : tuple of str
-        Model variables (names of ``model/inner_mongolia.outputs.yaml``) it needs.
-    compute : callable
-        ``compute(trajectories) -> ndarray`` (one value per member).
+        Unit of the value.
+    ways : tuple of Way
+        Ways to compute it, in order of preference: the first whose variables (names of
+        ``model/inner_mongolia.outputs.yaml``) are all present is used, so a model that declares a
+        better-defined output (e.g. ``water_margin``) is measured on it and an older archive still
+        gets the older definition (:meth:`basis` says which).
     digits : int
         Decimals shown in tables.
-    resolution : float
-        Effects smaller than this are "no effect" [unit]: half a unit of the last digit shown.
     """
 
     name: str
     label: str
     label_zh: str
     unit: str
-    variables: tuple[str, ...]
-    compute: Callable[[Trajectories], np.ndarray]
+    ways: tuple[Way, ...]
     digits: int = 2
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The variables of the preferred way."""
+        return self.ways[0].variables
 
     @property
     def change_unit(self) -> str:
@@ -140,68 +152,93 @@ class Outcome:
 
     @property
     def resolution(self) -> float:
+        """Effects smaller than this are "no effect" [unit]: half a unit of the last digit shown."""
         return 0.5 * 10.0 ** (-self.digits)
 
+    def way(self, trajectories: Trajectories) -> Way | None:
+        """The first way whose variables ``trajectories`` hold (None: unavailable)."""
+        for way in self.ways:
+            if trajectories.has(*way.variables):
+                return way
+        return None
+
     def available(self, trajectories: Trajectories) -> bool:
-        """Whether ``trajectories`` hold every variable the outcome needs."""
-        return trajectories.has(*self.variables)
+        """Whether ``trajectories`` hold the variables of some way to compute the outcome."""
+        return self.way(trajectories) is not None
+
+    def basis(self, trajectories: Trajectories) -> str:
+        """What the outcome measures on ``trajectories`` (the basis of the way used)."""
+        way = self.way(trajectories)
+        return "" if way is None else way.basis
 
     def missing(self, names: Iterable[str]) -> list[str]:
-        """The outcome's variables absent from ``names``."""
+        """The variables of the preferred way absent from ``names``."""
         present = set(names)
         return [v for v in self.variables if v not in present]
 
     def __call__(self, trajectories: Trajectories) -> np.ndarray:
-        return np.asarray(self.compute(trajectories), dtype=float)
+        way = self.way(trajectories)
+        if way is None:
+            raise KeyError(f"outcome '{self.name}' needs {', '.join(self.variables)}")
+        return np.asarray(way.compute(trajectories), dtype=float)
 
 
-def _at(variable: str, year: int, scale: float = 1.0) -> Callable[[Trajectories], np.ndarray]:
-    return lambda t: t.at(variable, year) * scale
+def _at(variable: str, year: int, scale: float = 1.0) -> Way:
+    return Way((variable,), lambda t: t.at(variable, year) * scale)
 
 
-def _water_margin(t: Trajectories) -> np.ndarray:
-    """Smallest margin of the urban allocation over urban demand, 2021-2035 [亿 m3/yr]."""
-    horizon = (t.time > QUOTA_PERIOD[0]) & (t.time <= HORIZON)
-    margin = t.series("water_cap") - t.series("urban_water_demand")
-    return margin[horizon].min(axis=0) / M3_PER_YI
+def _horizon(t: Trajectories) -> np.ndarray:
+    return (t.time > QUOTA_PERIOD[0]) & (t.time <= HORIZON)
 
 
-def _new_land(t: Trajectories) -> np.ndarray:
-    """New urban construction land 2021-2025 [km2]."""
+def _new_land(variable: str) -> Callable[[Trajectories], np.ndarray]:
     start, end = QUOTA_PERIOD
-    return t.at("urban_construction_land", end) - t.at("urban_construction_land", start)
+    return lambda t: t.at(variable, end) - t.at(variable, start)
 
 
-def _quota_margin(t: Trajectories) -> np.ndarray:
-    """The 2021-2025 land quota minus new urban construction land 2021-2025 [km2]."""
-    quota = t.per_member("new_land_quota_2021_2025") * t.per_member("m2_per_mu") / t.per_member("m2_per_km2")
-    return quota - _new_land(t)
+def _quota_km2(t: Trajectories) -> np.ndarray:
+    return t.per_member("new_land_quota_2021_2025") * t.per_member("m2_per_mu") / t.per_member("m2_per_km2")
 
+
+_QUOTA = ("new_land_quota_2021_2025", "m2_per_mu", "m2_per_km2")
+_WATER_MARGIN = (
+    Way(("water_margin",), lambda t: t.series("water_margin")[_horizon(t)].min(axis=0),
+        "the cap in force minus the water all sectors want (`water_margin`)"),
+    Way(("water_cap", "urban_water_demand"),
+        lambda t: (t.series("water_cap") - t.series("urban_water_demand"))[_horizon(t)].min(axis=0) / M3_PER_YI,
+        "the urban allocation under the cap minus urban demand (`water_cap` - `urban_water_demand`)"),
+)
+_NEW_LAND = (
+    Way(("total_urban_construction_land",), _new_land("total_urban_construction_land"),
+        "all urban construction land (`total_urban_construction_land`)"),
+    Way(("urban_construction_land",), _new_land("urban_construction_land"),
+        "urban construction land (`urban_construction_land`)"),
+)
 
 #: The outcomes, in table order.
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome("urbanization_2025", "urbanization 2025", "2025年常住人口城镇化率", "%",
-            ("urbanization_rate",), _at("urbanization_rate", 2025)),
+            (_at("urbanization_rate", 2025),)),
     Outcome("urbanization_2035", "urbanization 2035", "2035年常住人口城镇化率", "%",
-            ("urbanization_rate",), _at("urbanization_rate", 2035)),
+            (_at("urbanization_rate", 2035),)),
     Outcome("official_hukou_2035", "official hukou rate 2035", "2035年户籍人口城镇化率", "%",
-            ("official_hukou_urbanization_rate",), _at("official_hukou_urbanization_rate", 2035)),
+            (_at("official_hukou_urbanization_rate", 2035),)),
     Outcome("urban_population_2025", "urban residents 2025", "2025年城镇常住人口", "10k persons",
-            ("urban_population",), _at("urban_population", 2025, 1e-4), digits=1),
+            (_at("urban_population", 2025, 1e-4),), digits=1),
     Outcome("urban_population_2035", "urban residents 2035", "2035年城镇常住人口", "10k persons",
-            ("urban_population",), _at("urban_population", 2035, 1e-4), digits=1),
+            (_at("urban_population", 2035, 1e-4),), digits=1),
     Outcome("urban_growth_2021_2025", "urban residents added 2021-2025", "2021–2025年城镇常住人口增量",
-            "10k persons", ("urban_population",),
-            lambda t: (t.at("urban_population", 2025) - t.at("urban_population", 2020)) * 1e-4, digits=1),
-    Outcome("water_margin_min", "smallest water margin 2021-2035", "2021–2035年最小城镇供水余量",
-            "亿 m3/yr", ("water_cap", "urban_water_demand"), _water_margin),
+            "10k persons", (Way(("urban_population",), lambda t: _new_land("urban_population")(t) * 1e-4),),
+            digits=1),
+    Outcome("water_margin_min", "smallest water margin 2021-2035", "2021–2035年最小用水余量", "亿 m3/yr",
+            _WATER_MARGIN),
     Outcome("new_land_2021_2025", "new urban land 2021-2025", "2021–2025年新增城镇建设用地", "km2",
-            ("urban_construction_land",), _new_land, digits=1),
-    Outcome("land_quota_margin", "land quota minus new land 2021-2025", "2021–2025年新增建设用地指标余量",
-            "km2", ("urban_construction_land", "new_land_quota_2021_2025", "m2_per_mu", "m2_per_km2"),
-            _quota_margin, digits=1),
-    Outcome("land_per_resident_2035", "land per urban resident 2035", "2035年人均城镇建设用地",
-            "m2/person", ("land_per_urban_resident",), _at("land_per_urban_resident", 2035), digits=1),
+            _NEW_LAND, digits=1),
+    Outcome("land_quota_margin", "land quota minus new land 2021-2025", "2021–2025年新增建设用地指标余量", "km2",
+            tuple(Way(w.variables + _QUOTA, (lambda f: lambda t: _quota_km2(t) - f(t))(w.compute), w.basis)
+                  for w in _NEW_LAND), digits=1),
+    Outcome("land_per_resident_2035", "land per urban resident 2035", "2035年人均城镇建设用地", "m2/person",
+            (_at("land_per_urban_resident", 2035),), digits=1),
 )
 
 
@@ -214,9 +251,9 @@ def outcome(name: str) -> Outcome:
 
 
 def needed_variables(outcomes: Iterable[Outcome], available: Iterable[str]) -> list[str]:
-    """The variables of ``outcomes`` that exist in ``available`` (for an engine's return columns)."""
+    """The variables of every way of ``outcomes`` that exist in ``available`` (an engine's return columns)."""
     present = set(available)
-    return list(dict.fromkeys(v for o in outcomes for v in o.variables if v in present))
+    return list(dict.fromkeys(v for o in outcomes for w in o.ways for v in w.variables if v in present))
 
 
 def evaluate(outcomes: Iterable[Outcome], trajectories: Trajectories) -> dict[str, np.ndarray | None]:

@@ -16,7 +16,7 @@ import pytest
 
 from analysis import lever_audit
 from analysis.archives import load_archive
-from analysis.compare import compare, crn_check, outcome_rows
+from analysis.compare import compare, crn_check, outcome_rows, outcomes_markdown
 from analysis.levers import between
 from analysis.loops import Loop, archive_knockout, archive_plan, knockout, load_loops
 from analysis.outcomes import OUTCOMES, Trajectories, outcome
@@ -137,6 +137,14 @@ def test_knockouts_change_the_outcome_only_where_the_loop_acts(archive):
     noop = knockout(archive_plan(archive), [same, missing], members=5)
     assert np.all(noop.differences["no_op"]["urbanization_rate"] == 0)
     assert noop.absent == {"absent": ["no_such_variable"]}
+
+
+def test_an_archive_without_an_outcome_s_variable_gets_a_note_not_a_crash(archive):
+    reduced = dataclasses.replace(archive, ensemble=archive.ensemble.drop_vars("official_hukou_urbanization_rate"))
+    row = outcome_rows(reduced, archive)
+    assert row["missing"] == {"official_hukou_2035": ["official_hukou_urbanization_rate"]}
+    text = "\n".join(outcomes_markdown([row], ["reduced"]))
+    assert "| n/a |" in text and "lacks official_hukou_urbanization_rate" in text
 
 
 def test_the_comparison_archive_has_the_new_sections_and_the_loop_plot(archive, tmp_path):
