@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -79,6 +79,8 @@ class LeverEffect:
         ``{outcome: value}`` at the baseline point (None: outcome unavailable).
     at_low, at_high : dict
         ``{outcome: value - base}`` with the lever at ``low`` / ``high``.
+    basis : dict
+        ``{outcome: what it measures}`` for outcomes with several definitions (the one used).
     """
 
     lever: str
@@ -88,6 +90,7 @@ class LeverEffect:
     base: dict
     at_low: dict
     at_high: dict
+    basis: dict = field(default_factory=dict)
 
     def moves(self, item: Outcome) -> bool:
         """Whether the lever moves ``item`` by at least its resolution at either end."""
@@ -144,13 +147,14 @@ def audit(levers: Sequence[str] | None = None, outcomes: Sequence[Outcome] = OUT
         saveper=1.0, method=settings["method"], return_columns=columns)
     trajectories = from_run(result)
     values = {o.name: (o(trajectories) if o.available(trajectories) else None) for o in outcomes}
+    basis = {o.name: o.basis(trajectories) for o in outcomes if o.basis(trajectories)}
     effects = []
     for k, name in enumerate(names):
         low, high, default = ranges[name]
         base_values = {o: (None if v is None else float(v[0])) for o, v in values.items()}
         at_low = {o: (None if v is None else float(v[1 + 2 * k] - v[0])) for o, v in values.items()}
         at_high = {o: (None if v is None else float(v[2 + 2 * k] - v[0])) for o, v in values.items()}
-        effects.append(LeverEffect(name, low, high, default, base_values, at_low, at_high))
+        effects.append(LeverEffect(name, low, high, default, base_values, at_low, at_high, basis))
     return effects
 
 
@@ -209,6 +213,9 @@ def audit_table(effects: Sequence[LeverEffect], outcomes: Sequence[Outcome] = OU
         notes.append(note)
     missing = [o for o in outcomes if base.get(o.name) is None]
     text = "\n".join(lines)
+    basis = effects[0].basis if effects else {}
+    if basis:
+        text += "\n\nMeasured as: " + "; ".join(f"*{o.label}*: {basis[o.name]}" for o in outcomes if o.name in basis) + "."
     if notes:
         text += "\n\nLevers with **no effect** on any outcome at the baseline point, and where they act:\n\n" + "\n".join(notes)
     if missing:
