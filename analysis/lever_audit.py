@@ -57,9 +57,18 @@ class NoEffect:
 #: The levers that move no outcome at the baseline point (keyed by lever name).
 NO_EFFECT_REASONS: dict[str, NoEffect] = {
     "land_quota_enforcement": NoEffect(
-        "the quota does not bind at the baseline point (the population-driven land demand of the "
-        "model is far below the 640,000 mu quota), so how strictly it is enforced changes nothing; "
-        "it acts once the quota binds, e.g. with a quota of 50,000 mu",
+        "the quota does not bind at the baseline point (the land demand of the model stays below "
+        "the 640,000 mu quota), so how strictly it is enforced changes nothing; it acts once the "
+        "quota binds, e.g. with a quota of 50,000 mu",
+        ("+params.new_land_quota_2021_2025=50000",)),
+    # levers of the water and land rewrite (checked on its branch: both act in the setting named)
+    "water_cap_enforcement": NoEffect(
+        "the cap does not bind at the baseline point, so how strictly it is enforced changes "
+        "nothing; it acts once the cap binds, e.g. with a 2025 cap of 150 亿 m3",
+        ("+params.regional_water_cap_2025=1.5e10",)),
+    "settlement_linked_quota_share": NoEffect(
+        "the settlement-linked part of the quota (人地挂钩) only matters when the quota binds, which "
+        "it does not at the baseline point; it acts with a quota of 50,000 mu",
         ("+params.new_land_quota_2021_2025=50000",)),
 }
 
