@@ -17,6 +17,7 @@ from base.paths import DATA_PATH
 from model.cache import file_sha256
 from model.outputs import load_outputs
 from model.spec import load_spec
+from simulator.bands import BandsConfig, draw_bands
 from simulator.run import open_engine
 from .fit import MultistartResult, NoiseEstimate, fit_with_noise, start_points
 from .objective import Problem, make_problem
@@ -369,7 +370,7 @@ def holdout_check(cfg: DictConfig, engine, spec, frame: pd.DataFrame) -> Holdout
                            "errors_by_year": ", ".join(f"{y}: {e:+.4g}" for y, e in zip(part["year"], error))})
     band = None
     if fit.joint is not None or fit.bootstrap is not None:
-        band = _prediction_band(cfg, engine, fit, table, target_last)
+        band = _prediction_band(cfg, engine, spec, fit, table, target_last, first_noise_year=last + 1)
     return HoldoutResult(fit=fit, table=table, errors=pd.DataFrame(errors),
                          training=pd.DataFrame(training_rows), band=band)
 
@@ -385,25 +386,45 @@ def _year_index(time: np.ndarray, years) -> dict[int, int]:
     return index
 
 
-def _prediction_band(cfg, engine, fit: FitOutcome, table: pd.DataFrame, target_last: int) -> pd.DataFrame:
+def _prediction_band(cfg, engine, spec, fit: FitOutcome, table: pd.DataFrame, target_last: int,
+                     first_noise_year: int) -> pd.DataFrame:
     """90 % band of the held-out values: parameter draws (joint with the structural parameters when
-    sampled) plus the estimated noise."""
+    sampled), the process noise and model-form alternatives of the ``bands`` config (shocks from
+    ``first_noise_year``, the first held-out year), plus the estimated observation noise. The band
+    of the parameter draws alone (same draws and observation noise) is given next to it."""
     names, draws = fit.draws()
+    n = draws.shape[0]
     params = dict(cfg.fixed)
     params.update({name: draws[:, j] for j, name in enumerate(names)})
-    run = engine.run(params=params, n_samples=draws.shape[0], final_time=float(target_last),
-                     time_step=float(cfg.time_step), saveper=1.0, return_columns=list(CENSUS_BASIS_OUTPUTS))
-    rng = np.random.default_rng(int(cfg.uncertainty.seed) + 1)
-    year_index = _year_index(run.time, sorted(set(table["year"])))
+    node = OmegaConf.select(cfg, "bands", default=None)
+    bands = BandsConfig.from_config(OmegaConf.to_container(node, resolve=True) if node is not None else None)
+    varied = draw_bands(bands.with_first_year(first_noise_year), spec, n,
+                        np.random.SeedSequence(int(cfg.uncertainty.seed) + 2), frozenset(cfg.fixed))
+    settings = dict(n_samples=n, final_time=float(target_last), time_step=float(cfg.time_step), saveper=1.0,
+                    return_columns=list(CENSUS_BASIS_OUTPUTS))
+    runs = {"bands": engine.run(params={**params, **varied}, **settings),
+            "parameters_only": engine.run(params=params, **settings) if varied else None}
+    year_index = _year_index(runs["bands"].time, sorted(set(table["year"])))
     rows = []
     for row in table.itertuples(index=False):
-        values = run.values[row.series][year_index[row.year]]
         sigma = fit.noise.sigma[row.series]
-        values = values + sigma * rng.standard_normal(values.shape)
-        low, mid, high = np.percentile(values, [5, 50, 95])
-        rows.append({"series": row.series, "year": row.year, "p05": low, "p50": mid, "p95": high,
-                     "observed_census_basis": row.observed_census_basis,
-                     "inside": bool(low <= row.observed_census_basis <= high)})
+        entry = {"series": row.series, "year": row.year}
+        for label, run in runs.items():
+            rng = np.random.default_rng(int(cfg.uncertainty.seed) + 1)  # the same observation noise in both
+            values = run.values[row.series][year_index[row.year]] if run is not None else None
+            if values is None:
+                continue
+            values = values + sigma * rng.standard_normal(values.shape)
+            low, mid, high = np.percentile(values, [5, 50, 95])
+            if label == "bands":
+                entry.update({"p05": low, "p50": mid, "p95": high, "width_90": high - low,
+                              "observed_census_basis": row.observed_census_basis,
+                              "inside": bool(low <= row.observed_census_basis <= high)})
+            else:
+                entry.update({"p05_parameters_only": low, "p95_parameters_only": high,
+                              "width_90_parameters_only": high - low,
+                              "inside_parameters_only": bool(low <= row.observed_census_basis <= high)})
+        rows.append(entry)
     return pd.DataFrame(rows)
 
 

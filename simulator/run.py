@@ -26,6 +26,7 @@ from model.engines import ENGINES, make_engine
 from model.outputs import Outputs, load_outputs
 from model.spec import ModelSpec, ParameterError, load_spec
 
+from .bands import BandsConfig, describe as describe_bands, draw_bands
 from .config import ConfigError, ResolvedParameters, resolve_parameters
 from .ensemble import draw_members, prediction_bands, predictive_draws, run_engine
 from .plots import write_plots
@@ -101,6 +102,8 @@ class RunPlan:
         Calibrated draws and observation noise (``Uncertainty()``: point run only).
     engine : str
         ``vectorized`` or ``pysd``.
+    bands : simulator.bands.BandsConfig
+        Process noise and model-form alternatives drawn per member (``bands`` config group).
     outputs : model.outputs.Outputs
         The model's declared outputs (what the ensemble keeps, which are banded...).
     """
@@ -112,6 +115,7 @@ class RunPlan:
     uncertainty: Uncertainty
     engine: str
     outputs: Outputs
+    bands: BandsConfig = BandsConfig()
 
     @property
     def scenario(self) -> str:
@@ -187,8 +191,10 @@ def plan_run(cfg: DictConfig, spec: ModelSpec | None = None, output_dir: Path | 
                        for name in columns)  # every subscripted element is one more series
         estimate = estimate_resources(settings, elements, len(uncertainty.parameters), initial_time)
         check_resources(estimate, settings, output_dir)
+    node = OmegaConf.select(cfg, "bands", default=None)
+    bands = BandsConfig.from_config(OmegaConf.to_container(node, resolve=True) if node is not None else None)
     return RunPlan(cfg=cfg, spec=spec, parameters=resolved, settings=dict(settings),
-                   uncertainty=uncertainty, engine=str(cfg.engine.name), outputs=outputs)
+                   uncertainty=uncertainty, engine=str(cfg.engine.name), outputs=outputs, bands=bands)
 
 
 def prepare(cfg: DictConfig, spec: ModelSpec | None = None, output_dir: Path | None = None,
@@ -213,21 +219,25 @@ def simulate(plan: RunPlan, progress: bool = False) -> Simulation:
     point_result = run_engine(engine, resolved.values, 1, settings)
     point = run_to_dataset(point_result, spec)
     check_finite(point)
-    seeds = np.random.SeedSequence(settings["seed"]).spawn(2)
+    seeds = np.random.SeedSequence(settings["seed"]).spawn(3)  # members, observation noise, bands
     member_rng, noise_rng = np.random.default_rng(seeds[0]), np.random.default_rng(seeds[1])
     n_samples = settings["samples"] if uncertainty.available else 0
     ensemble, bands, predictive = None, {}, None
     if n_samples > 0:
         members = draw_members(resolved, uncertainty, n_samples, member_rng)
+        members.update(draw_bands(plan.bands, spec, n_samples, seeds[2], resolved.fixed_by_user()))
         columns = plan.ensemble_columns()
         result = run_engine(engine, members, n_samples, settings, columns, progress=progress)
         ensemble = run_to_dataset(result, spec, sample_axis=True)
         check_finite(ensemble)
         for name, values in members.items():
-            if np.ndim(values) == 1:
-                var = spec.variables[name]
-                ensemble[f"param_{name}"] = ("sample", np.asarray(values, dtype=float),
-                                             {"units": var.units, "description": f"member value of {name}: {var.description}"})
+            var = spec.variables[name]
+            if np.ndim(values) == 1 or (np.ndim(values) == 1 + len(var.dims) and np.shape(values)[0] == n_samples
+                                        and np.ndim(values) > 1):
+                ensemble[f"param_{name}"] = xr.DataArray(
+                    np.asarray(values, dtype=float), dims=("sample", *var.dims),
+                    coords={d: list(spec.coords[d]) for d in var.dims},
+                    attrs={"units": var.units, "description": f"member value of {name}: {var.description}"})
         bands = prediction_bands({name: result.values[name] for name in plan.outputs.names("band")
                                   if name in result.values},
                                  uncertainty.observation_noise, noise_rng)
@@ -243,7 +253,8 @@ def simulate(plan: RunPlan, progress: bool = False) -> Simulation:
         point[name] = (point[base].dims, values, {
             "units": point[base].attrs["units"],
             "description": f"{q}th percentile of {base} over {n_samples} ensemble members "
-                           f"(calibrated parameter uncertainty plus observation noise)",
+                           f"(calibrated parameter uncertainty, process noise and model form when the bands config "
+                           f"has them, plus observation noise)",
         })
     return Simulation(point, ensemble, bands, predictive)
 
@@ -352,6 +363,8 @@ def job_summary(plan: RunPlan, simulation: Simulation) -> dict[str, Any]:
         "uncertainty": uncertainty.method if uncertainty.available else
         "none: the calibrated config carries no parameter draws, so only the point run was made",
     }
+    if uncertainty.available and ensemble is not None:
+        info["bands"] = describe_bands(plan.bands)
     return summarize(simulation.point, ensemble, simulation.predictive, info, plan.outputs)
 
 

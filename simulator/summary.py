@@ -196,6 +196,7 @@ def summarize(point: xr.Dataset, ensemble: xr.Dataset | None = None,
         if predictive_rates is not None and year in predictive_rates:
             observed = predictive_rates[year]
             entry["probability"] = float(np.mean(observed >= target))
+            entry["median_pct"] = float(np.median(observed))  # same draws as the band and P
             entry["band_90_pct"] = [float(np.percentile(observed, 5)), float(np.percentile(observed, 95))]
         targets[str(year)] = entry
     summary["targets"] = targets
@@ -236,7 +237,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
                          if year in ("2020", "2025", "2035"))]
     for year, target in summary["targets"].items():
         text = f"  {target['target_pct']:g} % in {year}: point run {target['point_estimate_pct']:.2f} %"
-        if "ensemble_median_pct" in target:
+        if "median_pct" in target:  # median, band and P of the same predictive draws
+            text += f", median {target['median_pct']:.2f} %"
+        elif "ensemble_median_pct" in target:
             text += f", ensemble median {target['ensemble_median_pct']:.2f} %"
         if "band_90_pct" in target:
             low, high = target["band_90_pct"]
@@ -269,8 +272,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
                  f"{format_probability(summary['ensemble']['p_land_per_capita_in_standard'])}")
     lines.append(text)
     if members:
-        lines.append(f"  ensemble: {members} members over the calibrated parameter uncertainty "
-                     f"(P(reach) and the 90 % band add the observation noise).")
+        lines.append(f"  ensemble: {members} members over the calibrated parameter uncertainty"
+                     + (", process noise and model form" if summary.get("bands", "").startswith("process") else "")
+                     + " (median, 90 % band and P(reach) add the observation noise).")
         lines.append("  the point run uses the calibrated point estimates; it differs from the ensemble "
                      "median because the model is nonlinear and the parameters vary jointly.")
     else:

@@ -35,7 +35,7 @@ from base import signals
 
 #: The known keys of each config section (``None``: the section's keys are free, e.g. parameter names).
 SCHEMA: dict[str, tuple[str, ...] | None] = {
-    "": ("model", "calibrated", "scenario", "engine", "params", "run", "ensemble", "plots"),
+    "": ("model", "calibrated", "scenario", "engine", "bands", "params", "run", "ensemble", "plots"),
     "model": ("mdl",),
     "scenario": ("name", "title", "title_zh", "params"),
     "calibrated": ("params", "uncertainty"),
@@ -44,6 +44,7 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
     "engine": ("name",),
     "run": ("final_time", "time_step", "method"),
     "ensemble": ("samples", "seed", "save_members"),
+    "bands": ("enabled", "first_year", "process_noise", "model_form"),
 }
 #: Where each section comes from (for the messages).
 SECTION_FILES = {
@@ -55,6 +56,7 @@ SECTION_FILES = {
     "engine": "scenarios/engine/<name>.yaml",
     "run": "scenarios/config.yaml (run:)",
     "ensemble": "scenarios/config.yaml (ensemble:)",
+    "bands": "scenarios/bands/<name>.yaml",
 }
 #: The last year a run must reach: the plan's 2035 target is evaluated there.
 LAST_TARGET_YEAR = 2035

@@ -351,6 +351,10 @@ def test_printed_ensemble_summary_names_size_probabilities_and_median():
     assert "ensemble: 40 members" in text
     assert "P(water within cap every year to 2035)" in text
     assert "P(within the standard at the end)" in text
-    assert "ensemble median" in text and "differs from the ensemble median" in text
+    assert ", median " in text and "differs from the ensemble median" in text
     median = summary["targets"]["2035"]["ensemble_median_pct"]
     assert median == pytest.approx(float(np.median(at_year(ensemble["urbanization_rate"], 2035).values)))
+    # the printed median is that of the draws the band and P come from (observation noise included)
+    assert summary["targets"]["2035"]["median_pct"] == pytest.approx(float(np.median(predictive[2035])))
+    low, high = summary["targets"]["2035"]["band_90_pct"]
+    assert low < summary["targets"]["2035"]["median_pct"] < high

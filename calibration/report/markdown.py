@@ -353,7 +353,9 @@ def _holdout_section(result: CalibrationResult, plots: bool) -> list[str]:
                                            "ks_distance"]]) if len(informed) else "(no structural parameter informed)",
                   ""]
     if ho.band is not None:
-        lines += ["The model's 90 % forecast band (parameter draws of the training fit + estimated noise):", "",
+        lines += ["The model's 90 % forecast band (parameter draws of the training fit, process noise and model-form "
+                  "alternatives of the `bands` config from the first held-out year, + estimated observation noise; "
+                  "`*_parameters_only`: the same without process noise and model form):", "",
                   markdown_table(ho.band, 6), ""]
     if plots:
         lines += ["![out-of-sample](holdout.png)", ""]
