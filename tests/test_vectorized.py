@@ -46,11 +46,15 @@ def assert_agree(reference: np.ndarray, vectorized: np.ndarray, what: str) -> No
         f"{what}: differs from PySD by {worst * RELATIVE_TOLERANCE:.3g} relative")
 
 
-def random_parameter_sets(parameters: dict, n_sets: int, seed: int) -> dict:
-    """``n_sets`` values per parameter, uniform in its documented range (zero-width skipped)."""
+def random_parameter_sets(parameters: dict, n_sets: int, seed: int, coords: dict | None = None) -> dict:
+    """``n_sets`` values per parameter, uniform in its documented range (zero-width skipped); a
+    subscripted parameter gets one value per set and element, shaped ``(n_sets, *subscripts)``
+    (``coords``: the model's subscript elements), so no shape is ambiguous."""
     rng = np.random.default_rng(seed)
+    coords = coords or {}
     return {
-        name: rng.uniform(var.limits[0], var.limits[1], size=n_sets)
+        name: rng.uniform(var.limits[0], var.limits[1],
+                          size=(n_sets, *(len(coords[d]) for d in var.dims if d in coords)))
         for name, var in sorted(parameters.items())
         if var.limits[1] > var.limits[0]
     }
@@ -114,12 +118,12 @@ def test_baseline_matches_pysd(vm, pysd_engine):
     np.testing.assert_array_equal(result.time, reference.time)
     assert set(result.values) == set(reference.values)
     for name, values in reference.values.items():
-        assert result[name].shape == (len(reference.time), 1)
+        assert result[name].shape == (len(reference.time), 1) + values.shape[1:]  # (time, sample, *subscripts)
         assert_agree(values, result[name][:, 0], name)
 
 
 def test_random_parameter_sets_match_pysd_in_one_call(vm, spec, pysd_engine):
-    params = random_parameter_sets(spec.parameters, N_RANDOM, SEED)
+    params = random_parameter_sets(spec.parameters, N_RANDOM, SEED, spec.coords)
     assert len(params) >= 40, "expected most of the model's parameters to have a range"
     result = vm.run(params)  # the whole ensemble in one vectorized call
     assert result["total_population"].shape == (len(result.time), N_RANDOM)
