@@ -17,7 +17,9 @@ verifies each against its manifest, and writes a comparison archive (atomically,
   2025), and the 2025/2035 urbanization benchmarks of :mod:`analysis.urban_benchmarks`;
 - loop dominance by knockout (:mod:`analysis.loops`, re-running the first members of each archive
   from its own config and draws): a section of ``comparison.md`` and ``loops.png``;
-- ``urbanization.png``, ``population.png``, ``water.png``, ``land.png``, ``decomposition.png``.
+- ``urbanization.png``, ``population.png``, ``water.png``, ``land.png``, ``decomposition.png``;
+- ``regional.csv`` and a section of ``comparison.md`` when the model has leagues: the regional targets
+  with their probabilities and the shrinking leagues (:mod:`analysis.regional`).
 
 Definitions (also written into ``comparison.md``):
 
@@ -53,6 +55,7 @@ from .archives import (ComparisonInputError, LoadedArchive, common_random_number
                        find_archives, load_archive, row_labels)
 from .decomposition import DEFAULT_PERIOD, DecompositionError, check_closure, decompose
 from .plots import plot_loops, write_comparison_plots, write_output_plots
+from .regional import regional_csv_rows, regional_markdown, regional_row
 from .loops import DEFAULT_MEMBERS as LOOP_MEMBERS, LOOPS_PATH, archive_knockout, load_loops, loops_markdown
 from .outcomes import OUTCOMES, from_ensemble
 from .probability import exceedance, predictive_quantiles
@@ -578,6 +581,10 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
                                     loops_markdown(knockouts, knockout_labels, loops)
                                     + [f"Loop knockouts skipped for {note}" for note in skipped])
                 if plan else outputs_markdown(rows, labels, archives))
+    regional = [regional_row(archive) for archive in archives]  # models with leagues (analysis.regional)
+    if any(row is not None for row in regional):
+        head, sep, tail = markdown.partition("\n## Archives")
+        markdown = head.rstrip("\n") + "\n" + "\n".join(regional_markdown(regional, labels)) + "\n" + sep + tail
     manifest = build_manifest(
         kind="comparison", seed=None, wall_time_s=time.perf_counter() - started,
         inputs={f"archive {i} ({label}) manifest": RunArchive(a.path).manifest_path
@@ -594,6 +601,9 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
             (staging / "decomposition.csv").write_text(to_csv(decomposition, labels))
             (staging / "outcomes.csv").write_text(to_csv([flat_outcomes(r) for r in outcome_table], labels))
         (staging / "comparison.md").write_text(markdown, encoding="utf-8")
+        if any(row is not None for row in regional):
+            (staging / "regional.csv").write_text(to_csv(regional_csv_rows(regional),
+                                                         [lb for lb, r in zip(labels, regional) if r is not None]))
         if plots:
             if plan:
                 write_comparison_plots(staging, archives, labels, decomposition, period)
@@ -603,7 +613,7 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, *, plots
                 write_output_plots(staging, archives, labels)
         finalize_manifest(staging, manifest)
     return {"out": out, "rows": rows, "labels": labels, "decomposition": decomposition,
-            "outcomes": outcome_table, "benchmarks": bench, "knockouts": knockouts,
+            "outcomes": outcome_table, "benchmarks": bench, "knockouts": knockouts, "regional": regional,
             "markdown": markdown}
 
 

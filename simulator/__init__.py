@@ -14,6 +14,8 @@ their own errors), and ``simulator.run.open_engine`` is the one place that makes
 - :mod:`simulator.results`  engine results as xarray Datasets with units and descriptions;
 - :mod:`simulator.summary`  targets and limits (``summary.json``);
 - :mod:`simulator.plots`    bilingual (English / Chinese) plots;
+- :mod:`simulator.by_element` levers by league or group; :mod:`simulator.regional` the regional targets;
+  :mod:`simulator.league_plots` the league pictures (models with a ``league`` dimension);
 - :mod:`base.archive`  atomic, self-describing run archives (``RunArchive`` names their files).
 """
 from .run import RunPlan, Simulation, prepare, simulate

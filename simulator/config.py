@@ -8,7 +8,9 @@ Values are resolved in this order, later ones winning:
 4. ``params`` (``python sim.py params.NAME=VALUE``).
 
 Every name must be a model parameter (a constant with a documented range) and every value a
-number inside that range; otherwise :class:`model.spec.ParameterError` says which and why.
+number inside that range; otherwise :class:`model.spec.ParameterError` says which and why. A
+subscripted parameter may be set for some leagues or groups by name (:mod:`simulator.by_element`):
+``params.settlement_ease.cluster=0.8`` or a mapping ``{cluster: 0.8, Alxa: 0.2}``.
 """
 from __future__ import annotations
 
@@ -16,9 +18,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from model.spec import ModelSpec, ParameterError
+
+from .by_element import by_element, element_mask, split_name
 
 from .validation import SettingsError, check_run_settings  # noqa: F401  (re-exported)
 
@@ -38,8 +43,9 @@ class ResolvedParameters:
 
     Attributes
     ----------
-    values : dict of str to float
-        Overrides of the ``.mdl`` values (parameters not listed keep their ``.mdl`` value).
+    values : dict of str to float or list
+        Overrides of the ``.mdl`` values (parameters not listed keep their ``.mdl`` value); a
+        parameter set by league or group is a nested list shaped like its subscripts.
     sources : dict of str to str
         For each override, ``"calibrated"``, ``"scenario"`` or ``"command line"``.
     """
@@ -90,7 +96,10 @@ def resolve_parameters(cfg: DictConfig | Mapping[str, Any], spec: ModelSpec) -> 
     for source, values in layers:
         for name, value in values.items():
             try:
-                resolved.values[name] = spec.check_value(name, value)
+                if isinstance(value, Mapping):  # a lever by league or group (simulator.by_element)
+                    resolved.values[name] = by_element(spec, name, value, resolved.values.get(name))
+                else:
+                    resolved.values[name] = spec.check_value(name, value)
                 resolved.sources[name] = source
             except ParameterError as error:
                 problems.append(f"[{source}] {error}")
@@ -117,6 +126,18 @@ def _split_sweep(value: str) -> list[str] | None:
     return [item.strip() for item in value.split(",")]
 
 
+def _flow_mapping(name: str, value: str) -> dict:
+    """The mapping of ``params.NAME={a: 1, b: 2}`` (YAML flow syntax, as Hydra writes dicts)."""
+    try:
+        mapping = yaml.safe_load(value)
+    except yaml.YAMLError:
+        mapping = None
+    if not isinstance(mapping, dict):
+        raise ParameterError(f"params.{name}={value}: give a number or a mapping of leagues or groups to "
+                             f"numbers, e.g. params.{name}={{cluster: 0.8, Alxa: 0.2}}")
+    return mapping
+
+
 def preprocess_overrides(argv: Sequence[str], spec: ModelSpec) -> list[str]:
     """Check ``params.NAME=VALUE`` command-line overrides and pass them on to Hydra.
 
@@ -137,10 +158,19 @@ def preprocess_overrides(argv: Sequence[str], spec: ModelSpec) -> list[str]:
             continue
         name, value = match.group("name").strip(), match.group("value")
         try:
-            spec.check_name(name)
+            name_only, key = split_name(name)
+            spec.check_name(name_only)
+            if key is not None:  # params.NAME.LEAGUE_OR_GROUP=VALUE (simulator.by_element)
+                element_mask(spec, name_only, key)
+            elif value.lstrip().startswith("{"):  # params.NAME={cluster: 0.8, Alxa: 0.2}
+                for key_, item in _flow_mapping(name, value).items():
+                    element_mask(spec, name, str(key_))
+                    spec.check_value(name, item)
+                rewritten.append(f"++params.{name}={value}")
+                continue
             items = _split_sweep(value)
             for item in items or []:
-                spec.check_value(name, item)
+                spec.check_value(name_only, item)
         except ParameterError as error:
             problems.append(str(error))
             continue

@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 from base.fonts import bilingual, subplots
 from model.outputs import Outputs, load_outputs
 
+from .league_plots import write_league_plots
 from .results import province_total
 from .summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, has_plan_variables, land_quota_km2
 
@@ -215,7 +216,8 @@ def write_plots(directory: Path, point: xr.Dataset, bands: Mapping[str, np.ndarr
     """Write the plots of a run archive into ``directory``.
 
     The plan's four plots (urbanization, population, land, water) when the model has their
-    variables, and one small-multiple plot ``<output>.png`` per declared output that has subscripts.
+    variables, one small-multiple plot ``<output>.png`` per declared output that has subscripts, and
+    the league pictures when the model has residents by league (:mod:`simulator.league_plots`).
     """
     outputs = outputs if outputs is not None else load_outputs()
     paths = []
@@ -230,4 +232,4 @@ def write_plots(directory: Path, point: xr.Dataset, bands: Mapping[str, np.ndarr
         if name in point and any(d != "time" for d in point[name].dims):
             paths.append(plot_small_multiples(point, ensemble, name, outputs.label(name),
                                               directory / f"{name}.png"))
-    return paths
+    return paths + write_league_plots(directory, point, ensemble)  # a model with leagues (simulator.league_plots)

@@ -232,6 +232,8 @@ def simulate(plan: RunPlan, progress: bool = False) -> Simulation:
         check_finite(ensemble)
         for name, values in members.items():
             var = spec.variables[name]
+            if var.dims and np.shape(values) == tuple(len(spec.coords[d]) for d in var.dims):
+                continue  # one value per element, the same in every member (a lever by league)
             if np.ndim(values) == 1 or (np.ndim(values) == 1 + len(var.dims) and np.shape(values)[0] == n_samples
                                         and np.ndim(values) > 1):
                 ensemble[f"param_{name}"] = xr.DataArray(

@@ -5,7 +5,8 @@ scenario comparison, so every number in a table can be recomputed from an archiv
 
 ``summary.json`` holds the outputs declared with a ``summary`` key (:mod:`model.outputs`) at the
 report years, as province totals (sums over their subscripts), for any model; and the plan's
-targets and limits when the model has the variables they need (:data:`PLAN_VARIABLES`).
+targets and limits when the model has the variables they need (:data:`PLAN_VARIABLES`); the regional
+targets (``regional``, :mod:`simulator.regional`) when it has residents by league.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import xarray as xr
 
 from model.outputs import Outputs, load_outputs
 
+from .regional import regional_lines, regional_summary
 from .results import province_total
 
 #: Resident urbanization targets of the plan (ch.2 sec.3): about 69 % in 2025, about 72 % in 2035.
@@ -177,6 +179,9 @@ def summarize(point: xr.Dataset, ensemble: xr.Dataset | None = None,
         if name in point:
             total = province_total(point[name])
             summary[outputs[name].summary] = {str(y): float(at_year(total, y)) for y in years}
+    regional = regional_summary(point, ensemble)  # a model with a league dimension (simulator.regional)
+    if regional is not None:
+        summary["regional"] = regional
     if not has_plan_variables(point):
         return summary
     rate = point["urbanization_rate"]
@@ -229,7 +234,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         for key, values in summary.items():
             if isinstance(values, dict) and values and all(str(k).isdigit() for k in values):
                 lines.append(f"  {key}: " + ", ".join(f"{year} {value:,.6g}" for year, value in values.items()))
-        return lines
+        return lines + regional_lines(summary.get("regional", {}))
     rates = summary["urbanization_rate_pct"]
     members = summary.get("ensemble", {}).get("members", 0)
     lines = [f"scenario {summary['scenario']}: urbanization (point run) "
@@ -279,4 +284,4 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
                      "median because the model is nonlinear and the parameters vary jointly.")
     else:
         lines.append("  point run only (no ensemble): no probabilities; run with ensemble.samples > 0 for them.")
-    return lines
+    return lines + regional_lines(summary.get("regional", {}))

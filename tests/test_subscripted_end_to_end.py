@@ -22,6 +22,7 @@ import xarray as xr
 from base.archive import RunArchive
 from model.outputs import OutputsError, load_outputs
 from model.spec import load_spec
+from simulator import league_plots
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAGUES = "tests/models/leagues.mdl"
@@ -71,7 +72,8 @@ def test_one_small_multiple_plot_per_subscripted_output(leagues_archive):
     subscripted = [name for name in outputs if load_spec(ROOT / LEAGUES).variables[name].dims]
     assert subscripted == ["population", "population_by_residence", "births"]
     plots = sorted(path.name for path in Path(leagues_archive).glob("*.png"))
-    assert plots == sorted(f"{name}.png" for name in subscripted)  # and none of the plan's plots
+    # and none of the plan's plots; the league pictures, as the model has population by league (no OD flow)
+    assert plots == sorted([f"{name}.png" for name in subscripted] + [league_plots.MULTIPLES, league_plots.MAP])
 
 
 def test_summary_is_the_sum_over_the_subscripts(leagues_archive):
