@@ -5,7 +5,7 @@
   90 % band of the members;
 - ``league_map.png``: the tile-grid map of the 12 leagues coloured by the change of residents over
   2020-2035 (clipped to the run) and, with urban residents, by the urbanization rate at the end. The
-  map is **schematic**: one square per league, placed along the region's south-west to north-east
+  map is **schematic** (with the censuses' change 2010-2020 as a first panel for comparison): one square per league, placed along the region's south-west to north-east
   arc (no boundaries are shipped and there is no internet to fetch them);
 - ``league_migration.png``: with an origin-destination flow between leagues, the largest flows of
   the last year as arrows between the tiles, over the net migration between leagues of each league.
@@ -24,7 +24,8 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from base.fonts import bilingual, subplots
-from base.leagues import LEAGUE_DIM, Leagues, load_leagues
+from base.census import CensusDataError
+from base.leagues import CENSUS_YEARS, LEAGUE_DIM, Leagues, league_census, load_leagues
 
 from .regional import CHANGE_PERIOD, OD_FLOW, URBAN, population_variable
 
@@ -102,8 +103,19 @@ def _tiles(ax, leagues: Leagues, values: dict, norm, cmap: str, fmt: str) -> Non
     ax.axis("off")
 
 
-def plot_map(point: xr.Dataset, path: Path, leagues: Leagues) -> Path:
-    """Tile-grid map coloured by the change of residents and, with urban residents, the rate at the end."""
+def census_change(leagues: Leagues) -> dict[str, float] | None:
+    """Observed change of residents 2010-2020 by league [%] (the two censuses), None if the data lack it."""
+    try:
+        first, last = league_census(CENSUS_YEARS[0], leagues), league_census(CENSUS_YEARS[1], leagues)
+    except CensusDataError:
+        return None
+    change = 100.0 * (last["population"] / first["population"] - 1)
+    return {str(k): float(v) for k, v in zip(change[LEAGUE_DIM].values, change.values)}
+
+
+def plot_map(point: xr.Dataset, path: Path, leagues: Leagues, observed: dict[str, float] | None = None) -> Path:
+    """Tile-grid map coloured by the change of residents and, with urban residents, the rate at the end;
+    with ``observed``, a first panel of the censuses' change 2010-2020 for comparison."""
     pop = population_variable(point)
     times = point["time"].values
     start = CHANGE_PERIOD[0] if np.any(np.isclose(times, CHANGE_PERIOD[0])) else times[0]
@@ -115,6 +127,9 @@ def plot_map(point: xr.Dataset, path: Path, leagues: Leagues) -> Path:
         rate = 100.0 * _at(point[URBAN], end) / _at(point[pop], end)
         panels.append(({str(k): float(v) for k, v in zip(rate[LEAGUE_DIM].values, rate.values)}, "viridis",
                        bilingual(f"urbanization rate {end:g} [%]", "城镇化率（%）"), "{:.1f} %"))
+    if observed is not None:
+        panels.insert(0, (observed, "RdBu", bilingual("observed change 2010-2020, censuses [%]",
+                                                      "普查常住人口变化2010-2020（%）"), "{:+.1f} %"))
     cols, rows = _grid(leagues)
     fig, axes = subplots(1, len(panels), figsize=(1.35 * cols * len(panels) + 0.6, 1.35 * rows + 1.2),
                          squeeze=False)
@@ -170,7 +185,7 @@ def write_league_plots(directory: Path, point: xr.Dataset, ensemble: xr.Dataset 
     if pop is None or any(str(c) not in leagues.tiles for c in point[pop][LEAGUE_DIM].values):
         return []
     paths = [plot_multiples(point, ensemble, directory / MULTIPLES, leagues),
-             plot_map(point, directory / MAP, leagues)]
+             plot_map(point, directory / MAP, leagues, census_change(leagues))]
     if OD_FLOW in point and point[OD_FLOW].ndim == 3:
         paths.append(plot_migration(point, directory / MIGRATION, leagues))
     return paths

@@ -6,7 +6,8 @@ next to the national ones of :mod:`simulator.summary`; the groupings come from `
 
 - each target's value in its year: point run, ensemble median and 90 % band, and the probability of
   reaching it (share of members at or above the target);
-- league populations and urbanization rates in 2025 and 2035 with their bands;
+- league populations and urbanization rates in 2025 and 2035 with their bands, and the residents and
+  urban residents of every group of ``base/leagues.yaml``;
 - which leagues shrink over 2020-2035 (change, band and probability of a decline), most first;
 - with an origin-destination flow between leagues, the largest flows and the net over all leagues
   (zero when nobody is lost).
@@ -203,6 +204,18 @@ def regional_summary(point: xr.Dataset | None, ensemble: xr.Dataset | None = Non
                 entry = by_league[name].setdefault("urbanization_rate_pct", {})
                 entry[str(year)] = _stats(*(v.isel({LEAGUE_DIM: k}) if v is not None else None
                                             for v in (p_rate, e_rate)))
+    by_group: dict[str, Any] = {}
+    for group in leagues.groups:
+        for year in [y for y in LEAGUE_YEARS if _in_run(reference, y)]:
+            for name, key in ((pop_name, "population_persons"), (URBAN, "urban_population_persons")):
+                sources = _sources(point, ensemble, (name,))
+                if all(ds is None for ds in sources):
+                    continue
+                totals = [_at(ds[name], year).isel({LEAGUE_DIM: np.flatnonzero(leagues.mask(group, coords))})
+                          .sum(LEAGUE_DIM) if ds is not None else None for ds in sources]
+                by_group.setdefault(group, {}).setdefault(key, {})[str(year)] = _stats(*totals)
+    if by_group:
+        result["groups"] = by_group
     start = CHANGE_PERIOD[0] if _in_run(reference, CHANGE_PERIOD[0]) else float(times[0])
     end = CHANGE_PERIOD[1] if _in_run(reference, CHANGE_PERIOD[1]) else float(times[-1])
     changes = [(100.0 * (_at(ds[pop_name], end) / _at(ds[pop_name], start) - 1) if ds is not None else None)

@@ -119,6 +119,15 @@ def test_league_census_sums_to_the_province(year):
         assert weighted == pytest.approx(census[share].attrs["province"], abs=0.05)  # README: within 0.02 pp
 
 
+def test_six_leagues_grew_and_six_shrank_between_the_censuses():
+    change = league_census(2020)["population"] - league_census(2010)["population"]
+    # data/README.md: six growing leagues +98.53万, six shrinking -164.24万 (from the same compilation)
+    assert int((change > 0).sum()) == 6
+    assert float(change.where(change > 0).sum()) == pytest.approx(98.53e4, abs=100)
+    assert float(change.where(change < 0).sum()) == pytest.approx(-164.24e4, abs=100)
+    assert float(change.sel(league="Hohhot")) > 0 and float(change.sel(league="Ulanqab")) < 0
+
+
 # ---------------------------------------------------------------------- levers by league or group
 def test_a_lever_by_group_sets_its_members_only():
     spec = load_spec(ROOT / MODEL)
@@ -215,6 +224,23 @@ def test_regional_targets_and_their_probabilities(archive):
     medians = [change["by_league"][n]["median_pct"] for n in change["shrinking"]]
     assert medians == sorted(medians) and all(m < 0 for m in medians)
     assert set(change["shrinking"]) == {n for n, s in change["by_league"].items() if s["median_pct"] < 0}
+
+
+def test_group_figures_are_sums_of_their_leagues(archive):
+    run_archive = RunArchive(archive)
+    groups = run_archive.read_summary()["regional"]["groups"]
+    point = run_archive.open_dataset(RunArchive.OUTPUTS, ["urban_population", "population"])
+    leagues = load_leagues()
+    assert set(groups) == set(leagues.groups)
+    for group, figures in groups.items():
+        for year in ("2025", "2035"):
+            members = list(leagues.members(group))
+            expected = float(point["urban_population"].sel(time=float(year), league=members).sum())
+            assert figures["urban_population_persons"][year]["point"] == pytest.approx(expected, rel=1e-12)
+            low, high = figures["population_persons"][year]["band_90"]
+            assert low <= figures["population_persons"][year]["median"] <= high
+    partition = sum(groups[g]["population_persons"]["2035"]["point"] for g in ("east", "central", "west"))
+    assert partition == pytest.approx(float(point["population"].sel(time=2035.0).sum()), rel=1e-12)
 
 
 def test_the_lever_by_group_reaches_the_archive(archive):
