@@ -206,7 +206,12 @@ def create_app(backend: Backend) -> Dash:
             return refused(f"Refused · 已拒绝: {error}")
         full = backend.preset_values(setting.preset)
         full.update(dict(setting.levers))
-        sliders = [full[name] for name in ids]
+        if isinstance(trigger, dict) and trigger.get("type") == "lever-slider":
+            # the slider already shows its value; echoing it back would rewind a slider the
+            # planner is still moving to the value of an earlier, slower update
+            sliders = [no_update] * len(ids)
+        else:
+            sliders = [full[name] for name in ids]
         texts = [_value_text(by_name[name], full[name]) for name in ids]
         figures = [panel_figure(panel, outcome, pinned) for panel in PANELS]
         if pinned is not None:

@@ -71,6 +71,17 @@ def move_slider(driver, lever: str, presses: int) -> None:
     thumb.click()
     for _ in range(presses):
         thumb.send_keys(Keys.ARROW_RIGHT)
+    # the key events are handled asynchronously: wait until the slider itself is still for 0.5 s
+    deadline = time.monotonic() + TIMEOUT_S
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        shown = thumb.get_attribute("aria-valuenow")
+        if shown != last:
+            last, since = shown, time.monotonic()
+        elif time.monotonic() - since >= 0.5:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"slider {lever} still moving after {TIMEOUT_S} s")
 
 
 def pick_preset(driver, title: str) -> None:
