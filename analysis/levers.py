@@ -105,15 +105,23 @@ LEVERS: tuple[Lever, ...] = (
     Lever("regional_water_cap_2025", "water cap",
           "ch.8 sec.3 (value: 2025 water-saving action plan)",
           "加强水资源总量和强度双控",
-          "regional total water-use cap; the urban allocation is the cap minus non-urban use, "
-          "and urban demand near it cuts attractiveness and pushes out-migration (以水定城)"),
+          "regional total water-use cap from 2021 (the 2020 red line before); domestic use has the "
+          "first claim, then irrigation is compressed and industry and ecology are cut, which costs "
+          "urban jobs and attractiveness (以水定产、以水定人)"),
+    Lever("water_cap_phase_in", "water cap", "ch.8 sec.3",
+          "加强水资源总量和强度双控",
+          "how the 2025 figure applies in 2021-2024: 1 = linearly from the 2020 red line, 0 = in "
+          "full from 2021"),
+    Lever("water_cap_enforcement", "water cap", "ch.8 sec.3",
+          "强化水资源开发利用控制红线",
+          "how strictly the cap binds (1 = hard limit, 0 = the excess is used anyway)"),
     Lever("water_cap_growth_after_2025", "water cap", "ch.8 sec.3",
           "加强水资源总量和强度双控",
           "relative annual change of the regional cap after 2025 (0 = held at the 2025 level)"),
-    Lever("non_urban_water_trend_after_2020", "water cap", "ch.8 sec.3",
+    Lever("irrigated_area_trend_after_2020", "water cap", "ch.8 sec.3",
           "以水定城、以水定地、以水定人、以水定产",
-          "relative annual change of agricultural, industrial and ecological water use after "
-          "2020; under the cap it sets how much water is left for towns"),
+          "relative annual change of the irrigated area after 2020 (0 = no net expansion); sets "
+          "agricultural water demand against the cap"),
     Lever("new_land_quota_2021_2025", "land quota", "ch.2 sec.3",
           "城镇新增建设用地规模控制在64万亩以内",
           "new urban construction land allowed in 2021-2025, spread evenly over the five years"),
@@ -143,6 +151,17 @@ LEVERS: tuple[Lever, ...] = (
           "全力推进节水城市建设",
           "network leakage reached by the end of 2025 (linear over 2021-2025); urban demand is "
           "use / (1 - leakage)"),
+    Lever("irrigation_efficiency_gain_after_2020", "water saving", "ch.8 sec.3",
+          "全面推行各种节水技术和措施",
+          "relative annual fall of irrigation water per irrigated area after 2020"),
+    Lever("industrial_water_intensity_trend_after_2020", "water saving", "ch.8 sec.3",
+          "加大工业用水技术改造力度",
+          "relative annual change of water per unit of industrial output after 2020 (default: "
+          "water per unit of GDP -12 % on 2020 by 2025)"),
+    Lever("settlement_linked_quota_share", "land quota", "ch.7 sec.1",
+          "健全新增建设用地指标与吸纳落户数量相挂钩机制",
+          "share of the 2021-2025 annual land quota that follows the number settled (人地挂钩, "
+          "relative to 60,000 a year, at most doubled)")
 )
 
 
@@ -155,9 +174,14 @@ LEVER_MEANING_ZH: dict[str, str] = {
     "cluster_hukou_transfer_year": "呼包鄂乌城市群实行户籍通迁的起始年份",
     "student_and_talent_settlement": "在校大学生和人才每年额外落户人数",
     "county_town_investment": "县城补短板强弱项公共服务投入（0 = 无，1 = 全面实施）",
-    "regional_water_cap_2025": "2025年全区用水总量控制指标；城镇可用水量为总量减去非城镇用水",
+    "regional_water_cap_2025": "2025年全区用水总量控制指标（2021年起；此前为2020年红线）；优先保证生活用水，其后压减灌溉、限制工业和生态用水",
+    "water_cap_phase_in": "2021–2024年2025年指标的执行方式（1 = 自2020年红线线性过渡，0 = 2021年起全额执行）",
+    "water_cap_enforcement": "用水总量控制的严格程度（1 = 刚性约束，0 = 不约束）",
     "water_cap_growth_after_2025": "2025年后用水总量控制指标的年变化率（0 = 保持2025年水平）",
-    "non_urban_water_trend_after_2020": "2020年后农业、工业和生态用水的年变化率；决定留给城镇的水量",
+    "irrigated_area_trend_after_2020": "2020年后灌溉面积的年变化率（0 = 不再净增，以水定地）",
+    "irrigation_efficiency_gain_after_2020": "2020年后亩均灌溉用水的年降幅（节水灌溉）",
+    "industrial_water_intensity_trend_after_2020": "2020年后单位工业产出用水量的年变化率",
+    "settlement_linked_quota_share": "年度新增建设用地指标中与吸纳落户数量挂钩的比例（人地挂钩）",
     "new_land_quota_2021_2025": "2021–2025年城镇新增建设用地规模（亩）",
     "land_quota_enforcement": "建设用地指标约束的严格程度（1 = 刚性约束，0 = 不约束）",
     "planned_land_per_urban_resident_2035": "2035年规划人均城镇建设用地（平方米/人）",

@@ -32,7 +32,8 @@ Both approaches also use figures that do not depend on the population basis:
   UNVERIFIED (recalled, not seen in a published text; data/README.md) and are used as *weak
   evidence*: with a fixed, wide noise (``noise.fixed.total_water_use`` in scenarios/calibrate.yaml),
   never an estimated one. They are the only figures that act on the water assumptions
-  (``total_water_use_2015``, ``non_urban_water_trend_to_2020``). The 2015 figure is used too: the
+  (``total_water_use_2015`` and the sector drivers of 2016-2020: irrigated area, irrigation efficiency,
+  industrial output and water intensity, ecological water). The 2015 figure is used too: the
   model's 2015 total water use is an uncertain parameter, not a known initial state.
 
 Optionally (``start_rates``) the 2015 bulletin birth and death rates are compared with the model's

@@ -18,7 +18,8 @@ from model.outputs import Outputs, load_outputs
 
 from .league_plots import write_league_plots
 from .results import province_total
-from .summary import LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, has_plan_variables, land_quota_km2
+from .summary import (LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, binding_shares, has_plan_variables,
+                      land_quota_km2)
 
 #: Observed series used in plots: name -> list of (year, value, basis) in model units.
 History = Mapping[str, list]
@@ -120,22 +121,22 @@ def plot_population(point: xr.Dataset, bands: Mapping[str, np.ndarray] | None, h
 
 
 def plot_land(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Path:
-    """New urban construction land against the 2021-2025 quota, and land per urban resident."""
+    """All new urban construction land against the 2021-2025 quota, and land per resident."""
     fig, axes = _figure(1, 2, width=11)
     start, end = LAND_QUOTA_PERIOD
     time = point["time"].values
-    land = point["urban_construction_land"]
+    land = point["total_urban_construction_land"]
     new_land = land - at_year(land, start)
     quota = land_quota_km2(point)
     ax = axes[0, 0]
     mask = time >= start
     if ensemble is not None:
-        members = ensemble["urban_construction_land"] - at_year(ensemble["urban_construction_land"], start)
+        members = ensemble["total_urban_construction_land"] - at_year(ensemble["total_urban_construction_land"], start)
         low, high = (np.percentile(members.values, q, axis=0) for q in (5, 95))
         ax.fill_between(time[mask], low[mask], high[mask], color="tab:brown", alpha=0.2,
                         label=bilingual("90 % band", "90% 区间"))
     ax.plot(time[mask], new_land.values[mask], color="tab:brown", lw=2,
-            label=bilingual("new land since end-2020, simulated", "2020年末以来新增建设用地（模拟）"))
+            label=bilingual("new land since end-2020 (all kinds), simulated", "2020年末以来新增建设用地（全部，模拟）"))
     ax.hlines(quota, start, end, color="tab:red", ls="--",
               label=bilingual(f"quota 2021-2025 ({quota:.1f} km²)", "2021-2025年新增指标"))
     ax.axvspan(start, end, color="tab:red", alpha=0.05)
@@ -148,27 +149,40 @@ def plot_land(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Pat
     ax.axhspan(low_std, high_std, color="tab:green", alpha=0.12,
                label=bilingual(f"GB 50137-2011 band ({low_std:g}-{high_std:g} m²)", "国家标准区间"))
     ax.plot(time, point["land_per_urban_resident"].values, color="tab:brown", lw=2,
-            label=bilingual("land per urban resident, simulated", "人均城镇建设用地（模拟）"))
-    _label(ax, bilingual("m² per urban resident", "人均（m²）"),
-           bilingual("Land per urban resident", "人均城镇建设用地"), legend="lower left")
+            label=bilingual("land per resident, cities and county seats", "人均城镇建设用地（城市和县城）"))
+    _label(ax, bilingual("m² per resident", "人均（m²）"),
+           bilingual("Land per resident (GB 50137, without development zones)", "人均城镇建设用地（不含开发区）"),
+           legend="lower left")
     return _save(fig, path)
 
 
 def plot_water(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Path:
-    """Urban water demand against the urban allocation under the regional cap."""
-    fig, axes = _figure()
+    """The water all sectors want against the cap in force, and how often the limits bind."""
+    fig, axes = _figure(1, 2, width=11)
     ax = axes[0, 0]
     time = point["time"].values
     scale = 1e-8  # m3 -> 亿 m3 (100 million m3)
     if ensemble is not None:
-        low, high = (np.percentile(ensemble["urban_water_demand"].values, q, axis=0) * scale for q in (5, 95))
+        low, high = (np.percentile(ensemble["total_water_demand_before_cap"].values, q, axis=0) * scale
+                     for q in (5, 95))
         ax.fill_between(time, low, high, color="tab:blue", alpha=0.2, label=bilingual("90 % band", "90% 区间"))
-    ax.plot(time, point["urban_water_demand"].values * scale, color="tab:blue", lw=2,
-            label=bilingual("urban water demand", "城镇用水需求"))
-    ax.plot(time, point["water_cap"].values * scale, color="tab:red", lw=2, ls="--",
-            label=bilingual("urban allocation under the cap", "总量控制下的城镇可用水量"))
+    ax.plot(time, point["total_water_demand_before_cap"].values * scale, color="tab:blue", lw=2,
+            label=bilingual("water all sectors want", "各部门需水"))
+    ax.plot(time, point["effective_water_cap"].values * scale, color="tab:red", lw=2, ls="--",
+            label=bilingual("cap in force", "用水总量控制指标"))
     _label(ax, bilingual("water (100 million m³ per year)", "水量（亿m³/年）"),
-           bilingual("Urban water against the cap (yishui dingcheng)", "城镇用水与用水总量控制（以水定城）"), legend="lower left")
+           bilingual("Water against the dated cap", "用水与用水总量控制"), legend="lower left")
+    ax = axes[0, 1]
+    if ensemble is not None:
+        binding = binding_shares(ensemble)
+        for key, color, en, zh in (("water_cap", "tab:blue", "water cap", "用水总量"),
+                                   ("land_quota", "tab:brown", "land quota", "用地指标")):
+            years = [int(y) for y in binding[key]["share_by_year"]]
+            ax.plot(years, [100 * v for v in binding[key]["share_by_year"].values()], color=color, lw=2,
+                    marker="o", label=bilingual(f"{en} binds", f"{zh}约束起作用"))
+        ax.set_ylim(-2, 102)
+    _label(ax, bilingual("members in which the limit binds (%)", "约束起作用的成员比例（%）"),
+           bilingual("How often the limits bind", "约束起作用的频率"), legend="upper left")
     return _save(fig, path)
 
 

@@ -36,6 +36,8 @@ REPORT_YEARS = (2015, 2020, 2025, 2030, 2035)
 #: What the plan's targets and limits are computed from: without all of them (another model,
 #: e.g. a test model), the summary and the comparison give the declared outputs only.
 PLAN_VARIABLES = ("urbanization_rate", "urban_water_demand", "water_cap", "urban_construction_land",
+                  "total_urban_construction_land", "water_margin", "water_cap_binds", "land_quota_binds",
+                  "effective_water_cap", "total_water_demand_before_cap",
                   "land_per_urban_resident", "new_land_quota_2021_2025", "m2_per_mu", "m2_per_km2",
                   "land_standard_minimum", "land_standard_maximum")
 
@@ -75,20 +77,29 @@ def indicators(ds: xr.Dataset, point: xr.Dataset) -> dict[str, xr.DataArray]:
     Parameters
     ----------
     ds : xarray.Dataset
-        A point run or an ensemble (variables ``urbanization_rate``, ``urban_water_demand``,
-        ``water_cap``, ``urban_construction_land``, ``land_per_urban_resident``).
+        A point run or an ensemble (variables ``urbanization_rate``, ``water_margin``,
+        ``urban_water_demand``, ``water_cap``, ``total_urban_construction_land``,
+        ``land_per_urban_resident``).
     point : xarray.Dataset
         The point run, which supplies the constants (quota, land standard).
+
+    Notes
+    -----
+    *Water within cap*: the water all sectors want (domestic, agriculture, industry, ecology)
+    fits under the cap in force (``water_margin`` >= 0) in every year to 2035, i.e. the cap never
+    binds. *Land within quota*: all new urban construction land 2021-2025 (cities and county
+    seats, towns, development zones, infrastructure) <= the quota.
     """
     start, end = LAND_QUOTA_PERIOD
-    new_land = at_year(ds["urban_construction_land"], end) - at_year(ds["urban_construction_land"], start)
+    land = ds["total_urban_construction_land"]
+    new_land = at_year(land, end) - at_year(land, start)
     quota = land_quota_km2(point)
     low, high = constant(point, "land_standard_minimum"), constant(point, "land_standard_maximum")
     last_year = float(ds["time"].values[-1])
     land_pc_end = at_year(ds["land_per_urban_resident"], last_year)
     demand, cap = ds["urban_water_demand"], ds["water_cap"]
     horizon = ds["time"] <= max(URBANIZATION_TARGETS)
-    within_cap = (demand <= cap * (1 + LIMIT_TOLERANCE)).where(horizon, True).all("time")
+    within_cap = (ds["water_margin"] >= 0).where(horizon, True).all("time")
     result = {
         "new_land_2021_2025_km2": new_land,
         "land_within_quota": new_land <= quota * (1 + LIMIT_TOLERANCE),
@@ -104,28 +115,58 @@ def indicators(ds: xr.Dataset, point: xr.Dataset) -> dict[str, xr.DataArray]:
     return result
 
 
+def binding_shares(ensemble: xr.Dataset, first_year: float = 2016) -> dict[str, Any]:
+    """How often the water cap and the land quota bind in an ensemble.
+
+    Parameters
+    ----------
+    ensemble : xarray.Dataset
+        Members with ``water_cap_binds`` and ``land_quota_binds`` (1 when the limit binds) at
+        the saved (year-end) times.
+    first_year : float
+        First year counted (2016: the model starts at the end of 2015).
+
+    Returns
+    -------
+    dict
+        ``water_cap`` and ``land_quota``: the share of members x years (``first_year``-2035)
+        in which the limit binds, and that share by year.
+    """
+    horizon = (ensemble["time"] >= first_year) & (ensemble["time"] <= max(URBANIZATION_TARGETS))
+    result = {}
+    for key, name in (("water_cap", "water_cap_binds"), ("land_quota", "land_quota_binds")):
+        flags = province_total(ensemble[name]).where(horizon, drop=True) > 0
+        by_year = flags.mean("sample")
+        result[key] = {"share_member_years": float(flags.mean()),
+                       "share_by_year": {str(int(t)): float(v) for t, v in zip(by_year["time"].values, by_year.values)}}
+    return result
+
+
 def _water_summary(point: xr.Dataset) -> dict[str, Any]:
-    demand, cap = point["urban_water_demand"], point["water_cap"]
-    margin = cap - demand
+    margin = point["water_margin"]
     worst = int(np.argmin(margin.values))
-    ratio = (demand / cap.where(cap > 0)).values
+    demand, cap = point["total_water_demand_before_cap"], point["effective_water_cap"]
+    urban, urban_cap = point["urban_water_demand"], point["water_cap"]
+    ratio = (urban / urban_cap.where(urban_cap > 0)).values
     return {
         "units": "m3/Year",
         "worst_year": int(point["time"].values[worst]),
         "worst_year_demand": float(demand.values[worst]),
         "worst_year_cap": float(cap.values[worst]),
-        "smallest_margin": float(margin.values[worst]),
-        "smallest_margin_yi_m3": float(margin.values[worst]) / M3_PER_YI_M3,
-        "largest_demand_to_cap_ratio": float(np.nanmax(ratio)) if np.any(np.isfinite(ratio)) else None,
-        "within_cap_every_year": bool(np.all(demand.values <= cap.values * (1 + LIMIT_TOLERANCE))),
-        "years_over_cap": [int(t) for t, over in zip(point["time"].values, demand.values > cap.values) if over],
-        "note": "water_cap is the urban allocation: the regional cap minus non-urban use (以水定城)",
+        "smallest_margin": float(margin.values[worst]) * M3_PER_YI_M3,
+        "smallest_margin_yi_m3": float(margin.values[worst]),
+        "largest_urban_demand_to_allocation_ratio": float(np.nanmax(ratio)) if np.any(np.isfinite(ratio)) else None,
+        "within_cap_every_year": bool(np.all(margin.values >= 0)),
+        "years_over_cap": [int(t) for t, m in zip(point["time"].values, margin.values) if m < 0],
+        "note": ("water_margin = the cap in force (after dry-year shortfalls) minus the water all sectors "
+                 "want; negative = the cap binds and agriculture, industry and ecology are cut (domestic "
+                 "use first, plan ch.8 sec.3)"),
     }
 
 
 def _land_summary(point: xr.Dataset) -> dict[str, Any]:
     start, end = LAND_QUOTA_PERIOD
-    land = point["urban_construction_land"]
+    land = point["total_urban_construction_land"]
     new_land = float(at_year(land, end) - at_year(land, start))
     quota = land_quota_km2(point)
     low, high = constant(point, "land_standard_minimum"), constant(point, "land_standard_maximum")
@@ -214,6 +255,7 @@ def summarize(point: xr.Dataset, ensemble: xr.Dataset | None = None,
             "p_water_within_cap": probability(flags["water_within_cap"]),
             "p_land_within_quota": probability(flags["land_within_quota"]),
             "p_land_per_capita_in_standard": probability(flags["land_per_capita_in_standard"]),
+            "limits_binding": binding_shares(ensemble),
         }
     return summary
 
@@ -254,10 +296,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(text)
     water, land = summary["water"], summary["land"]
     margin = water["smallest_margin_yi_m3"]
-    side = "within cap by" if margin >= 0 else "over cap by"
+    side = "demand within cap by" if margin >= 0 else "demand over cap by"
     text = f"  water (point run): {side} {abs(margin):.2f} 亿m³ in the tightest year {water['worst_year']}"
     if "ensemble" in summary:
-        text += f"; P(water within cap every year to 2035) {format_probability(summary['ensemble']['p_water_within_cap'])}"
+        text += f"; P(cap never binds to 2035) {format_probability(summary['ensemble']['p_water_within_cap'])}"
+        binding = summary["ensemble"].get("limits_binding")
+        if binding:
+            text += (f"; cap binds in {100 * binding['water_cap']['share_member_years']:.1f} % of member-years, "
+                     f"land quota in {100 * binding['land_quota']['share_member_years']:.1f} %")
     lines.append(text)
     new_km2, quota_km2 = land["new_land_2021_2025_km2"], land["quota_2021_2025_km2"]
     new_mu, quota_mu = land["new_land_2021_2025_mu"], land["quota_2021_2025_mu"]

@@ -94,8 +94,9 @@ def independent_row(archive_dir: Path) -> dict[str, float]:
         u = {y: ens["urbanization_rate"].values[:, time == y][:, 0] for y in TARGETS}
         horizon = time <= 2035
         demand, cap = ens["urban_water_demand"].values, ens["water_cap"].values
-        water = np.all((demand <= cap * (1 + 1e-9))[:, horizon], axis=1)
-        land = ens["urban_construction_land"].values
+        wanted, in_force = ens["total_water_demand_before_cap"].values, ens["effective_water_cap"].values
+        water = np.all((wanted <= in_force)[:, horizon], axis=1)
+        land = ens["total_urban_construction_land"].values
         new_land = land[:, time == 2025][:, 0] - land[:, time == 2020][:, 0]
         quota = float(out["new_land_quota_2021_2025"].values[0] * out["m2_per_mu"].values[0] / 1e6)
         within_quota = new_land <= quota * (1 + 1e-9)

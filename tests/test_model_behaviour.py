@@ -199,7 +199,7 @@ def test_no_settlement_freezes_hukou_gains(pysd_engine, spec, baseline):
 
 
 def test_zero_water_cap_stops_migration_and_pushes_people_out(pysd_engine, spec, baseline):
-    run = run_every_step(pysd_engine, {"regional_water_cap_2025": 0})
+    run = run_every_step(pysd_engine, {"regional_water_cap_2025": 0, "water_red_line_2015_2020": 0})
     assert_physically_plausible(run, spec, "zero water cap")
     assert np.all(run["water_cap"] == 0)
     assert np.all(run["water_stress_ratio"] == constant(run, "maximum_water_stress"))

@@ -72,6 +72,7 @@ def test_readme_lever_and_scenario_tables_are_up_to_date(spec):
 #: Where a lever acts only when a limit binds, the context that makes it bind.
 BINDING_CONTEXT = {
     "land_quota_enforcement": {"new_land_quota_2021_2025": 0.0, "annual_land_quota_outside_plan_period": 0.0},
+    "water_cap_enforcement": {"regional_water_cap_2025": 1.5e10},
 }
 
 
@@ -110,7 +111,7 @@ def test_lever_citations_quote_the_cited_plan_section():
 # --------------------------------------------------------------------------- scenario files
 def test_scenario_files_are_well_formed():
     files = scenario_files()
-    assert [s.name for s in files][0] == "baseline" and len(files) == len(SCENARIOS) == 10
+    assert [s.name for s in files][0] == "baseline" and len(files) == len(SCENARIOS) == 13
     for scenario in files:
         assert scenario.title and scenario.title_zh
         assert scenario.plan_citations, scenario.name

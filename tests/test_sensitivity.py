@@ -31,7 +31,9 @@ ARCHIVE_TABLES = ("sobol_indices.csv", "convergence.csv", "factors.csv")
 LEVERS_ACTING_AFTER_2020 = ("county_town_investment", "domestic_water_saving_2025", "leakage_target",
                             "leakage_reduction_achievement",
                             "new_land_quota_2021_2025", "water_cap_growth_after_2025",
-                            "non_urban_water_trend_after_2020")
+                            "irrigated_area_trend_after_2020", "water_cap_phase_in",
+                            "irrigation_efficiency_gain_after_2020",
+                            "industrial_water_intensity_trend_after_2020", "settlement_linked_quota_share")
 
 
 def ishigami_estimate(n: int, seed: int = 1):

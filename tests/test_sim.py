@@ -147,11 +147,13 @@ def test_summary_matches_the_outputs(point_archive):
                 float(at_year(outputs["urbanization_rate"], int(year))), rel=1e-12)
         assert summary["targets"]["2025"]["reached_by_point_estimate"] == bool(
             at_year(outputs["urbanization_rate"], 2025) >= 69)
-        new_land = float(at_year(outputs["urban_construction_land"], 2025) - at_year(outputs["urban_construction_land"], 2020))
+        land = outputs["total_urban_construction_land"]
+        new_land = float(at_year(land, 2025) - at_year(land, 2020))
         assert summary["land"]["new_land_2021_2025_km2"] == pytest.approx(new_land, rel=1e-12)
+        assert float(at_year(outputs["new_urban_construction_land_since_2020"], 2025)) == pytest.approx(new_land, rel=1e-9)
         assert summary["land"]["quota_2021_2025_km2"] == pytest.approx(640000 * 666.667 / 1e6)
-        margin = outputs["water_cap"].values - outputs["urban_water_demand"].values
-        assert summary["water"]["smallest_margin"] == pytest.approx(margin.min(), rel=1e-12)
+        margin = (outputs["effective_water_cap"].values - outputs["total_water_demand_before_cap"].values) / 1e8
+        assert summary["water"]["smallest_margin_yi_m3"] == pytest.approx(margin.min(), rel=1e-9)
         assert summary["water"]["worst_year"] == int(outputs["time"].values[np.argmin(margin)])
 
 

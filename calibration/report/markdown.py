@@ -101,7 +101,7 @@ def report_text(result: CalibrationResult, tables: ReportTables, plots: bool) ->
         lines += [f"**Weak evidence.** Total water use 2015-2020 is UNVERIFIED (memory-only figures, data/README.md). "
                   f"It is used with a fixed, wide noise (sigma = {fixed_noise.get('total_water_use', float('nan')):g} "
                   f"x 1e8 m3/Year, about 5 % of the level; never estimated) and is the only information on "
-                  f"`total_water_use_2015` and `non_urban_water_trend_to_2020`.", ""]
+                  f"`total_water_use_2015` and the 2016-2020 sector drivers of water use.", ""]
     lines += [
         markdown_table(primary.residual_table()[["series", "year", "value", "basis", "status", "biased", "predicted",
                                                  "residual", "sigma", "standardised_residual",
