@@ -434,7 +434,7 @@ class Backend:
         references = {
             "targets": dict(URBANIZATION_TARGETS),
             "land_quota_2021_2025_km2": land_quota_km2(point),
-            "land_2020_km2": float(at_year(point["urban_construction_land"], 2020)),
+            "land_2020_km2": float(at_year(point["total_urban_construction_land"], 2020)),
             "land_standard_m2_per_person": (constant(point, "land_standard_minimum"),
                                             constant(point, "land_standard_maximum")),
         }

@@ -60,14 +60,15 @@ PANELS: tuple[Panel, ...] = (
         Series("total_population", "total (常住人口)", "常住人口"),
         Series("urban_population", "urban (城镇人口)", "城镇人口"),
     )),
-    Panel("water", "Urban water: demand against the allocation under the cap", "城镇用水与可用水量（以水定城）",
+    Panel("water", "Water all sectors want against the cap in force", "各部门需水与用水总量控制（以水定城）",
           "10⁸ m³ per year", 1e-8, (
-        Series("urban_water_demand", "urban demand incl. leakage (城镇需水)", "城镇需水"),
-        Series("water_cap", "urban allocation = cap − non-urban use (城镇可用水量)", "城镇可用水量"),
+        Series("total_water_demand_before_cap", "water wanted, all sectors (各部门需水)", "各部门需水"),
+        Series("effective_water_cap", "cap in force, after dry-year shortfalls (用水总量控制指标)", "用水总量控制指标"),
     )),
-    Panel("land", "Urban construction land against the 2021–2025 quota", "城镇建设用地与新增指标",
+    Panel("land", "All urban construction land against the 2021–2025 quota", "城镇建设用地（全部）与新增指标",
           "km²", 1.0, (
-        Series("urban_construction_land", "urban construction land (城镇建设用地)", "城镇建设用地"),
+        Series("total_urban_construction_land", "cities, towns, development zones, infrastructure (城镇建设用地)",
+               "城镇建设用地"),
     ), reference="land_quota"),
     Panel("land_per_capita", "Land per urban resident against GB 50137-2011", "人均城镇建设用地与国家标准",
           "m² per person", 1.0, (
@@ -80,7 +81,7 @@ PANELS: tuple[Panel, ...] = (
 PROBABILITY_LABELS: dict[str, tuple[str, str]] = {
     "reach_69_2025": ("Reach 69 % urbanization in 2025", "2025年城镇化率达到69%"),
     "reach_72_2035": ("Reach 72 % urbanization in 2035", "2035年城镇化率达到72%"),
-    "p_water_within_cap": ("Urban water within the cap, every year to 2035", "城镇用水不超过可用水量（至2035年每年）"),
+    "p_water_within_cap": ("Water cap never binds, every year to 2035", "用水总量约束至2035年不起作用"),
     "p_land_within_quota": ("New land 2021–2025 within the quota", "2021–2025年新增用地不超过指标"),
     "p_land_per_capita_in_standard": ("Land per resident in the standard (65–115 m²) in 2035",
                                       "2035年人均用地在国家标准内（65–115平方米）"),
