@@ -173,14 +173,17 @@ def plot_water(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Pa
     _label(ax, bilingual("water (100 million m³ per year)", "水量（亿m³/年）"),
            bilingual("Water against the dated cap", "用水与用水总量控制"), legend="lower left")
     ax = axes[0, 1]
-    if ensemble is not None:
-        binding = binding_shares(ensemble)
-        for key, color, en, zh in (("water_cap", "tab:blue", "water cap", "用水总量"),
-                                   ("land_quota", "tab:brown", "land quota", "用地指标")):
-            years = [int(y) for y in binding[key]["share_by_year"]]
-            ax.plot(years, [100 * v for v in binding[key]["share_by_year"].values()], color=color, lw=2,
-                    marker="o", label=bilingual(f"{en} binds", f"{zh}约束起作用"))
-        ax.set_ylim(-2, 102)
+    # Without an ensemble the point run is one member: its share is 0 or 100 % in each year.
+    flags = ["water_cap_binds", "land_quota_binds"]
+    members = ensemble if ensemble is not None else point[flags].expand_dims(sample=[0])
+    binding = binding_shares(members)
+    suffix = ("", "") if ensemble is not None else (" (point run)", "（点估计）")
+    for key, color, en, zh in (("water_cap", "tab:blue", "water cap", "用水总量"),
+                               ("land_quota", "tab:brown", "land quota", "用地指标")):
+        years = [int(y) for y in binding[key]["share_by_year"]]
+        ax.plot(years, [100 * v for v in binding[key]["share_by_year"].values()], color=color, lw=2,
+                marker="o", label=bilingual(f"{en} binds{suffix[0]}", f"{zh}约束起作用{suffix[1]}"))
+    ax.set_ylim(-2, 102)
     _label(ax, bilingual("members in which the limit binds (%)", "约束起作用的成员比例（%）"),
            bilingual("How often the limits bind", "约束起作用的频率"), legend="upper left")
     return _save(fig, path)

@@ -299,7 +299,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     side = "demand within cap by" if margin >= 0 else "demand over cap by"
     text = f"  water (point run): {side} {abs(margin):.2f} 亿m³ in the tightest year {water['worst_year']}"
     if "ensemble" in summary:
-        text += f"; P(cap never binds to 2035) {format_probability(summary['ensemble']['p_water_within_cap'])}"
+        text += f"; P(water cap never binds, every year to 2035) {format_probability(summary['ensemble']['p_water_within_cap'])}"
         binding = summary["ensemble"].get("limits_binding")
         if binding:
             text += (f"; cap binds in {100 * binding['water_cap']['share_member_years']:.1f} % of member-years, "
