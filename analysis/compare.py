@@ -28,8 +28,8 @@ Definitions (also written into ``comparison.md``):
   urbanization rate as ``summary.json``'s ``probability`` does, evaluated exactly
   (:mod:`analysis.probability`); the water and land limits are model quantities without
   observation noise;
-- *within the limits*, per member: urban water demand <= the urban allocation under the cap in
-  every year to 2035 AND new urban construction land 2021-2025 <= the quota. The joint
+- *within the limits*, per member: the water all sectors want <= the cap in force in every year to
+  2035 (the cap never binds) AND all new urban construction land 2021-2025 <= the quota. The joint
   probability of a target is ``mean_i P(member i reaches it) * [member i within the limits]``.
 """
 from __future__ import annotations
@@ -203,8 +203,8 @@ def scenario_indicators(archive: LoadedArchive, baseline: LoadedArchive | None =
     row["new_land_2021_2025_median_km2"] = float(np.median(flags["new_land_2021_2025_km2"].values))
     row["land_quota_2021_2025_km2"] = land_quota_km2(point)
     row["max_water_stress_median"] = float(np.median(flags["max_water_stress"].values))
-    demand_2035 = at_year(ensemble["urban_water_demand"], 2035).values
-    cap_2035 = at_year(ensemble["water_cap"], 2035).values
+    demand_2035 = at_year(ensemble["total_water_demand_before_cap"], 2035).values
+    cap_2035 = at_year(ensemble["effective_water_cap"], 2035).values
     row["water_demand_to_cap_2035_median"] = float(np.median(
         np.divide(demand_2035, cap_2035, out=np.full_like(demand_2035, np.inf), where=cap_2035 > 0)))
     if baseline is not None:
@@ -316,8 +316,8 @@ def outcomes_markdown(outcome_table: Sequence[dict], labels: Sequence[str]) -> l
              "Median [5 %, 95 %] over the members (parameter uncertainty only, no observation noise). "
              "Absolute urban population, the official hukou rate, land per resident and the water margin "
              "separate policies that the rate (a ratio, raised by rural depopulation) does not. Water "
-             "margin: the smallest margin of the urban allocation under the cap over urban demand in "
-             "2021-2035 (negative: demand above the allocation). Definitions: `analysis/outcomes.py`.", "",
+             "margin: its smallest value in 2021-2035 (negative: the cap binds; what it measures is "
+             "given under the table). Definitions: `analysis/outcomes.py`.", "",
              "| scenario | " + " | ".join(f"{o.label} [{o.unit}]" for o in OUTCOMES) + " |",
              "|---|" + "---|" * len(OUTCOMES)]
     missing_notes = []
@@ -430,9 +430,10 @@ def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decompositi
         "`calibrated.uncertainty.observation_noise`), as `summary.json`'s `probability` does — here "
         "evaluated exactly, mean of Φ((u − target)/σ) over members, instead of one noise draw per "
         "member — and so do the urbanization medians and bands. Water and land are model quantities "
-        "without observation noise. *Water within cap*: urban water demand ≤ the urban allocation "
-        "under the regional cap in every year up to 2035. *Land within quota*: new urban "
-        "construction land 2021–2025 ≤ the quota. *Land per capita in standard*: 65–115 m² per "
+        "without observation noise. *Water within cap*: the water all sectors want (domestic, "
+        "agriculture, industry, ecology) ≤ the cap in force (after dry-year shortfalls) in every year "
+        "up to 2035, i.e. the cap never binds. *Land within quota*: all new urban construction land "
+        "2021–2025 (cities and county seats, towns, development zones, infrastructure) ≤ the quota. *Land per capita in standard*: 65–115 m² per "
         "urban resident in 2035 (GB 50137-2011). **Within the limits** is judged jointly per "
         "member: the member reaches the target AND stays within the water cap AND the land quota; "
         "the verdict says whether that joint probability is ≥ 0.9, ≥ 0.5 or below.",
@@ -442,7 +443,7 @@ def comparison_markdown(rows: Sequence[dict], labels: Sequence[str], decompositi
         f"| P(water within cap) | P(land within quota) | P(land per capita in standard) "
         f"| P({t25} 2025 within limits; with obs. noise) | P({t35} 2035 within limits; with obs. noise) "
         f"| 2025 verdict | 2035 verdict "
-        f"| water demand / cap 2035 (median) | new land 2021–2025, km² (median / quota) |",
+        f"| water wanted / cap in force 2035 (median) | new land 2021–2025, km² (median / quota) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, row in zip(labels, rows):

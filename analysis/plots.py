@@ -107,27 +107,29 @@ def plot_population(archives: Sequence[LoadedArchive], labels: Sequence[str], pa
 
 
 def plot_water(archives: Sequence[LoadedArchive], labels: Sequence[str], path: Path) -> Path:
-    """Urban water demand against each scenario's urban allocation, and their ratio."""
+    """The water all sectors want against each scenario's cap in force, and how often the cap binds."""
     fig, (left, right) = _figure(2, width=14, height=7.0)
     time = archives[0].ensemble["time"].values
     colors = _colors(len(archives))
     scale = 1e-8  # m3 -> 100 million m3 (亿m3)
     _overlay(left, time, archives, labels,
-             lambda a: (a.ensemble["urban_water_demand"].values, "urban_water_demand"), colors, scale=scale)
+             lambda a: (a.ensemble["total_water_demand_before_cap"].values, "total_water_demand_before_cap"),
+             colors, scale=scale)
     for archive, color in zip(archives, colors):
-        cap = np.median(archive.ensemble["water_cap"].values, axis=0) * scale
+        cap = np.median(archive.ensemble["effective_water_cap"].values, axis=0) * scale
         left.plot(time, cap, color=color, lw=1.2, ls="--")
-    left.plot([], [], color="grey", ls="--", label=bilingual("urban allocation under the cap (median)",
-                                                            "总量控制下城镇可用水量（中位数）"))
+    left.plot([], [], color="grey", ls="--", label=bilingual("cap in force (median)", "用水总量控制指标（中位数）"))
     left.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
     left.set_ylabel(bilingual("water (100 million m³ per year)", "水量（亿m³/年）"))
-    left.set_title(bilingual("Urban water demand (solid) and cap (dashed)", "城镇用水需求（实线）与可用水量（虚线）"))
-    _overlay(right, time, archives, labels,
-             lambda a: (a.ensemble["water_stress_ratio"].values, "water_stress_ratio"), colors)
-    right.axhline(1.0, color="black", lw=1.2, ls=":", label=bilingual("demand = cap", "需求=可用水量"))
+    left.set_title(bilingual("Water all sectors want (solid) and the cap in force (dashed)",
+                             "各部门需水（实线）与用水总量控制指标（虚线）"))
+    for archive, label, color in zip(archives, labels, colors):
+        binds = np.asarray(archive.ensemble["water_cap_binds"].values, dtype=float) > 0
+        right.plot(time, 100 * binds.mean(axis=0), color=color, lw=1.8, label=scenario_label(archive, label))
+    right.set_ylim(-2, 102)
     right.set_xlabel(bilingual("year (year-end)", "年份（年末）"))
-    right.set_ylabel(bilingual("urban demand / urban allocation", "城镇用水需求/可用水量"))
-    right.set_title(bilingual("Water stress ratio", "用水压力比（以水定城）"))
+    right.set_ylabel(bilingual("members in which the cap binds (%)", "用水总量约束起作用的成员比例（%）"))
+    right.set_title(bilingual("How often the water cap binds", "用水总量约束起作用的频率（以水定城）"))
     return _save(fig, path)
 
 

@@ -93,7 +93,6 @@ def independent_row(archive_dir: Path) -> dict[str, float]:
         time = ens["time"].values
         u = {y: ens["urbanization_rate"].values[:, time == y][:, 0] for y in TARGETS}
         horizon = time <= 2035
-        demand, cap = ens["urban_water_demand"].values, ens["water_cap"].values
         wanted, in_force = ens["total_water_demand_before_cap"].values, ens["effective_water_cap"].values
         water = np.all((wanted <= in_force)[:, horizon], axis=1)
         land = ens["total_urban_construction_land"].values
@@ -102,7 +101,7 @@ def independent_row(archive_dir: Path) -> dict[str, float]:
         within_quota = new_land <= quota * (1 + 1e-9)
         per_capita = ens["land_per_urban_resident"].values[:, time == 2035][:, 0]
         with np.errstate(divide="ignore"):
-            ratio_2035 = demand[:, time == 2035][:, 0] / cap[:, time == 2035][:, 0]
+            ratio_2035 = wanted[:, time == 2035][:, 0] / in_force[:, time == 2035][:, 0]
     row = {
         "water_demand_to_cap_2035_median": np.median(ratio_2035),
         "p_water_within_cap": water.mean(), "p_land_within_quota": within_quota.mean(),
