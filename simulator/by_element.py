@@ -9,8 +9,8 @@ values instead of one number::
     params:
       settlement_ease: {cluster: 0.8, Alxa: 0.2}
 
-A name is an element of one of the parameter's subscript ranges (``Hohhot``) or, on the ``league``
-dimension, a group of ``base/leagues.yaml`` (``cluster``, ``poles``, ``east``, ``yellow_river``...). The
+A name is an element of one of the parameter's subscript ranges (``Hohhot``) or, on a range of
+leagues (``league`` or a copy of it such as ``destination``), a group of ``base/leagues.yaml`` (``cluster``, ``poles``, ``east``, ``yellow_river``...). The
 names are applied in the order given (a later one wins where they overlap); elements not named keep the
 value of the layer below (the scenario, the calibrated value or the ``.mdl``). Every value is checked
 against the parameter's documented range. The result is the parameter's whole array, as a nested list
@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from base.leagues import LEAGUE_DIM, LeagueNameError, load_leagues
+from base.leagues import LeagueNameError, load_leagues
 from model.spec import ModelSpec, ParameterError
 from model.vectorized import VectorizedModel
 
@@ -54,14 +54,14 @@ def element_mask(spec: ModelSpec, name: str, key: str) -> np.ndarray:
         selected = None
         if key in coords:
             selected = np.array([c == key for c in coords])
-        elif dim == LEAGUE_DIM and key in load_leagues().groups:
+        elif key in load_leagues().groups and set(coords) <= set(load_leagues().names):  # league or a copy
             selected = load_leagues().mask(key, coords)
         if selected is not None:
             index = [1] * len(dims)
             index[axis] = len(coords)
             return np.broadcast_to(selected.reshape(index), shape)
     valid = "; ".join(f"{dim}: {', '.join(str(c) for c in spec.coords[dim])}" for dim in dims)
-    if LEAGUE_DIM in dims:
+    if any(set(map(str, spec.coords[d])) <= set(load_leagues().names) for d in dims):
         try:
             load_leagues().members(key)
         except LeagueNameError as error:
