@@ -8,7 +8,9 @@
 - :mod:`base.demography`   parametric schedules (Hadwiger fertility, Siler life table anchored on e0,
   Rogers-Castro migration, sex ratio at birth) by single year of age, each assumption with a range;
 - :mod:`base.census`       the 2010 and 2020 census state by age x sex x residence (ungrouping, splits);
-- :mod:`base.leagues`      the 12 leagues, their groupings (``base/leagues.yaml``) and census figures by league;
+- :mod:`base.leagues`      the 12 leagues, their groupings (``base/leagues.yaml``), census figures and every
+  league calibration target by basis (``league_targets``), distances between league seats;
+- :mod:`base.league_state` the 2010/2015/2020 state by league x age x sex x residence (IPF on the league censuses);
 - :mod:`base.schedule_tables` writes those schedules into a ``.mdl`` (``python -m base.schedule_tables``).
 
 Layers import downward only, at module level (checked by ``tests/test_import_layers.py``)::

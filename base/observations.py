@@ -35,6 +35,14 @@ UNIT_FACTORS = {
     "100 million m3": (1.0e8, "m3/Year"),
     "m3/person": (1.0, "m3/person"),
     "km2": (1.0, "km2"),
+    # units of the census age-structure and league file (data/inner_mongolia_census_ages_leagues_2010_2020.csv)
+    "10k households": (1.0e4, "households"),
+    "years": (1.0, "Year"),
+    "births per woman": (1.0, "births per woman"),
+    "males per 100 females": (1.0, "males per 100 females"),
+    "male births per 100 female": (1.0, "male births per 100 female"),
+    "persons per family household": (1.0, "persons per family household"),
+    "persons per 100k": (1.0, "persons per 100k"),
 }
 
 #: Normalised basis tags (the text in brackets at the start of ``note``, without " basis").
@@ -53,7 +61,10 @@ BASIS_TAGS = {
 VALUE_RANGES = {
     "%": (0.0, 100.0), "permille": (0.0, 100.0), "10k persons": (0.0, math.inf),
     "persons": (0.0, math.inf), "100 million m3": (0.0, math.inf), "m3/person": (0.0, math.inf),
-    "km2": (0.0, math.inf),
+    "km2": (0.0, math.inf), "10k households": (0.0, math.inf), "years": (0.0, 120.0),
+    "births per woman": (0.0, 10.0), "males per 100 females": (0.0, math.inf),
+    "male births per 100 female": (0.0, math.inf), "persons per family household": (0.0, math.inf),
+    "persons per 100k": (0.0, 1.0e5),
 }
 SIGNED_VARIABLES = re.compile(r"natural_growth|natural_increase|net_|change")
 #: Years the file covers; nothing after 2020 is used (the calibration window ends there).
@@ -107,13 +118,17 @@ def _fail(path: Path, line: int | None, column: str | None, problem: str, fix: s
     return DataFileError(f"{where}: {problem}. Fix: {fix}")
 
 
-def load_observations(path: str | Path = DATA_PATH) -> pd.DataFrame:
+def load_observations(path: str | Path = DATA_PATH, complete_series: dict | None = None) -> pd.DataFrame:
     """Read, check and tidy the statistics file.
 
     Parameters
     ----------
     path : path-like
-        The CSV file (default: ``data/inner_mongolia_2010_2020.csv`` at the repository top).
+        The CSV file (default: ``data/inner_mongolia_2010_2020.csv`` at the repository top; the census
+        age-structure and league file has the same format and is read with ``complete_series={}``).
+    complete_series : dict, optional
+        Series that must have a figure for every year, ``{variable: (first, last)}`` for the region
+        Inner Mongolia (default :data:`COMPLETE_SERIES`, what the calibration needs).
 
     Returns
     -------
@@ -154,7 +169,7 @@ def load_observations(path: str | Path = DATA_PATH) -> pd.DataFrame:
     if not rows:
         raise _fail(path, 2, None, "the file has a header but no data rows", "restore the data rows")
     frame = pd.DataFrame(rows)
-    for variable, (first, last) in COMPLETE_SERIES.items():
+    for variable, (first, last) in (COMPLETE_SERIES if complete_series is None else complete_series).items():
         years = set(frame.loc[(frame["variable"] == variable) & (frame["region"] == "Inner Mongolia"), "year"])
         missing = [year for year in range(first, last + 1) if year not in years]
         if missing:
