@@ -74,19 +74,15 @@ class Lever:
 
 #: The levers, in the order of the README table.
 LEVERS: tuple[Lever, ...] = (
-    Lever("settlement_restrictions_lifted_year", "settlement ease", "ch.1 sec.1; ch.5 sec.1",
-          "逐步放开城镇落户限制",
-          "year-end by which settlement ease reaches 1 (zero threshold), linearly from its 2015 "
-          "level; scales the settlement (luohu) rate"),
     Lever("residence_permit_universal_year", "settlement ease", "ch.5 sec.1",
           "居住证制度实现全覆盖",
           "year by which every urban resident without local hukou holds a residence permit "
-          "(linear path); raises migrants' public-service access, hence migration and the "
+          "(linear from the 2020 coverage, from 2021); raises migrants' public-service access, hence migration and the "
           "willingness to settle"),
     Lever("equal_public_services_year", "settlement ease", "ch.5 sec.1",
           "享有与城镇居民同等基本公共服务",
           "year by which permit holders get the basic public services of urban residents "
-          "(linear path); with permit coverage it sets migrants' service access"),
+          "(linear from the 2020 progress, from 2021); with permit coverage it sets migrants' service access"),
     Lever("cluster_hukou_transfer_boost", "settlement ease", "ch.5 sec.1",
           "率先在呼包鄂乌城市群实行户籍通迁制度",
           "relative increase of the settlement rate for the Hohhot-Baotou-Ordos-Ulanqab "
@@ -97,7 +93,7 @@ LEVERS: tuple[Lever, ...] = (
     Lever("student_and_talent_settlement", "students and talent", "ch.5 sec.3",
           "鼓励和支持在校大学生落户",
           "settlements per year of students and skilled workers on top of the rate-driven "
-          "settlement"),
+          "settlement, from 2021"),
     Lever("county_town_investment", "county towns", "ch.3 sec.4",
           "促进公共服务设施提标扩面",
           "share of the full county-town public-service programme, phased in over 2021-2025; "
@@ -127,16 +123,24 @@ LEVERS: tuple[Lever, ...] = (
           "new urban construction land allowed in 2021-2025, spread evenly over the five years"),
     Lever("land_quota_enforcement", "land quota", "ch.2 sec.4; ch.2 sec.3",
           "严格实行建设用地总量与强度双控",
-          "how strictly the annual quota limits land conversion (1 = hard limit, 0 = none); "
-          "unmet land demand lowers attractiveness"),
+          "how strictly the annual quota limits land conversion from 2021 (1 = hard limit, 0 = "
+          "none); unmet land demand lowers attractiveness"),
     Lever("planned_land_per_urban_resident_2035", "land quota", "ch.2 sec.3",
           "人均城镇建设用地控制在国家规定标准以内",
-          "land per urban resident the land-use plan steers to by 2035 (linear from 2015); sets "
-          "the land demand of the urban population"),
-    Lever("annual_land_quota_outside_plan_period", "land quota",
+          "land per urban resident the land-use plan steers to by 2035 (linear from its 2020 "
+          "value, from 2021); sets the land demand of the urban population"),
+    Lever("annual_land_quota_after_2025", "land quota",
           "ch.2 sec.4 (no figure in the plan)",
           "严格实行建设用地总量与强度双控",
-          "annual quota before 2021 and after 2025 (default: the 2021-2025 annual rate)"),
+          "annual quota after 2025 (default: the 2021-2025 annual rate)"),
+    Lever("town_land_per_resident_2035_relative_to_2020", "land quota", "ch.2 sec.4; ch.4 sec.1",
+          "严格实行建设用地总量与强度双控",
+          "construction land per town resident in 2035 relative to 2020, linearly from 2021; sets "
+          "the land demand of designated towns"),
+    Lever("development_zone_land_intensity_gain_after_2020", "land quota", "ch.2 sec.4",
+          "严格实行建设用地总量与强度双控",
+          "additional relative annual fall of development-zone land per unit of industrial output "
+          "after 2020; sets the land demand of development zones"),
     Lever("domestic_water_saving_2025", "water saving", "ch.8 sec.3",
           "全面普及城镇生活节水",
           "relative reduction of urban domestic water use per resident by the end of 2025 "
@@ -167,7 +171,6 @@ LEVERS: tuple[Lever, ...] = (
 
 #: The meaning of each lever in Chinese (for bilingual displays such as the explorer's tooltips).
 LEVER_MEANING_ZH: dict[str, str] = {
-    "settlement_restrictions_lifted_year": "城镇落户限制全面取消（落户零门槛）的年份；决定落户便利程度",
     "residence_permit_universal_year": "居住证制度实现全覆盖的年份；提高未落户常住人口的公共服务覆盖",
     "equal_public_services_year": "居住证持有者享有与城镇居民同等基本公共服务的年份",
     "cluster_hukou_transfer_boost": "呼包鄂乌城市群户籍通迁后落户率的相对提高幅度（假设值）",
@@ -185,7 +188,9 @@ LEVER_MEANING_ZH: dict[str, str] = {
     "new_land_quota_2021_2025": "2021–2025年城镇新增建设用地规模（亩）",
     "land_quota_enforcement": "建设用地指标约束的严格程度（1 = 刚性约束，0 = 不约束）",
     "planned_land_per_urban_resident_2035": "2035年规划人均城镇建设用地（平方米/人）",
-    "annual_land_quota_outside_plan_period": "规划期（2021–2025年）以外的年度新增建设用地指标",
+    "annual_land_quota_after_2025": "2025年后的年度新增建设用地指标",
+    "town_land_per_resident_2035_relative_to_2020": "2035年建制镇人均建设用地相对2020年的倍数（2021年起线性变化）",
+    "development_zone_land_intensity_gain_after_2020": "2020年后开发区单位工业产出用地的额外年降幅（节约集约用地）",
     "domestic_water_saving_2025": "到2025年城镇居民人均生活用水较2015年的节约比例",
     "leakage_reduction_achievement": "到2025年管网漏损率目标的完成程度（1 = 达到目标）",
     "leakage_target": "2025年城市公共供水管网漏损率目标",

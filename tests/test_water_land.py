@@ -107,7 +107,8 @@ def test_caps_apply_from_the_year_they_were_set_and_dry_years_fall_where_they_sh
 def test_land_quota_is_respected_on_all_new_land(engine, spec, quota):
     outside = 0.0 if quota == 0 else 500.0  # no backlog from 2016-2020 when the quota is huge
     params = random_params(spec, MEMBERS, 12, new_land_quota_2021_2025=quota, land_quota_enforcement=1.0,
-                           annual_land_quota_outside_plan_period=outside)
+                           annual_land_quota_2016_2020=outside,
+                           annual_land_quota_after_2025=outside)
     params["industrial_output_growth"] = np.full(MEMBERS, 0.08)  # a strong development-zone demand
     run = every_step(engine, params, MEMBERS)
     in_period = (run.time >= 2020 - 1e-6) & (run.time < 2025 - 1e-6)
