@@ -207,6 +207,15 @@ def reference_hazard() -> np.ndarray:
     return hazard
 
 
+def senescent_hazard() -> np.ndarray:
+    """The Gompertz part ``a3 exp(b3 x)`` of :func:`reference_hazard` at the cells' mean ages [1/Year].
+
+    The model changes the Gompertz slope by scaling this part of each cell's hazard (``gompertz slope
+    change`` in model/inner_mongolia.mdl); cell 0 uses its mean age too (the part is negligible there).
+    """
+    return value("siler_a3") * np.exp(value("siler_b3") * cell_ages())
+
+
 @dataclass(frozen=True)
 class LifeTable:
     """The exact life table of the cells' constant hazards.

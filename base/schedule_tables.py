@@ -16,8 +16,14 @@ Tables (each from one function, so the ``.mdl`` comment names it):
   e0 = ``E0_FIRST``, ``E0_FIRST + E0_STEP``, ... ``E0_LAST`` (linear interpolation between them);
 * ``migration profile[age]`` [Dmnl]: :func:`base.demography.migration_profile` weighted by the initial
   population (so a rate ``r`` is the population-weighted mean rate at the start);
-* ``initial population[age, sex, residence]`` [persons]: :func:`base.census.census_2020`;
-* ``first age indicator[age]``, ``old age indicator[age]``: definitions;
+* ``initial population[age, sex, residence]`` [persons]: the census state at the model's
+  ``INITIAL TIME``: :func:`base.census.census_2015` (year-end 2015, the main model) or
+  :func:`base.census.census_2020` (the prototype tests/models/population_chain.mdl);
+* ``cell age[age]`` [Year]: :func:`base.demography.cell_ages`; ``senescent share[age]`` [Dmnl]: the
+  Gompertz part's share of the reference hazard (:func:`base.demography.senescent_hazard`; a share, not a
+  rate per mille, so that the 8 decimals keep 1e-9 precision);
+* ``first age indicator[age]``, ``child age indicator[age]`` (0-14), ``working age indicator[age]``
+  (15-64), ``old age indicator[age]`` (65+): definitions;
 * ``population shifted[age, sex, residence]``: the cohort shift, one equation per cell (the
   vectorized engine has no subscript mappings, and one equation per cell is plain Vensim).
 """
@@ -59,6 +65,19 @@ def _table(rows) -> str:
     return ";\n\t".join(_row(row) for row in rows) + ";"
 
 
+#: The census state by the model's initial time (year-end).
+INITIAL_STATES = {2015: census.census_2015, 2020: census.census_2020}
+
+
+def initial_year(text: str) -> int:
+    """The ``INITIAL TIME`` of a model's text [Year] (2020 when the model does not say)."""
+    match = re.search(r"^INITIAL TIME\s*=\s*([0-9.]+)", text, re.MULTILINE)
+    year = int(float(match.group(1))) if match else 2020
+    if year not in INITIAL_STATES:
+        raise ValueError(f"no census state for INITIAL TIME {year}; use one of {sorted(INITIAL_STATES)}")
+    return year
+
+
 def tables(initial: census.AgeStructure | None = None) -> dict[str, np.ndarray]:
     """The numbers of every table, by ``.mdl`` variable name (arrays in the variable's dims)."""
     initial = census.census_2020() if initial is None else initial
@@ -69,9 +88,23 @@ def tables(initial: census.AgeStructure | None = None) -> dict[str, np.ndarray]:
         "mortality level lookup": np.column_stack([grid, [demo.life_table(e0).level for e0 in grid]]),
         "migration profile": demo.migration_profile(initial.counts.sum(axis=(1, 2))),
         "initial population": initial.counts,
+        "cell age": demo.cell_ages(),
+        "senescent share": demo.senescent_hazard() / demo.reference_hazard(),
         "first age indicator": (demo.AGE_LOWER == 0).astype(float),
+        "child age indicator": (demo.AGE_LOWER < 15).astype(float),
+        "working age indicator": ((demo.AGE_LOWER >= 15) & (demo.AGE_LOWER < 65)).astype(float),
         "old age indicator": (demo.AGE_LOWER >= 65).astype(float),
     }
+
+
+INITIAL_COMMENT = {
+    2020: ("Source: derived from the 2020 census (1 November) by base.census.census_2020: 10-year\n"
+           "\t\tgroups ungrouped, split by sex and residence (method and assumptions in base/census.py)."),
+    2015: ("Source: derived for the end of 2015 by base.census.census_2015: the 2020 census ungrouped and\n"
+           "\t\tsplit by sex and residence, survived back five years, scaled to the census-basis total\n"
+           "\t\t24,364,822 and split with the revised 2015 urbanization 62.09 % and hukou rate 44.16 %\n"
+           "\t\t(method and assumptions in base/census.py; each step in calibration/README.md)."),
+}
 
 
 def _shift_equations() -> str:
@@ -81,13 +114,13 @@ def _shift_equations() -> str:
     last = demo.N_AGE - 1
     lines.append(f"population shifted[a{last}, sex, residence]=\n\tpopulation[a{last - 1}, sex, residence]"
                  f"+population[a{last}, sex, residence]\n\t~\tpersons\n\t~\tThe population after the year-end "
-                 f"cohort shift: each cell receives the one below; the\n\t\topen cell a{last} keeps its own.\n\t|\n\n")
+                 f"cohort shift (Derived: each cell receives the one below; the\n\t\topen cell a{last} keeps its own).\n\t|\n\n")
     return "".join(lines)
 
 
-def render(values: dict[str, np.ndarray] | None = None) -> str:
-    """The text of the ``.Schedules`` group."""
-    values = tables() if values is None else values
+def render(values: dict[str, np.ndarray] | None = None, year: int = 2020) -> str:
+    """The text of the ``.Schedules`` group (initial population of the census state of ``year``)."""
+    values = tables(INITIAL_STATES[year]()) if values is None else values
     out = [f"{HEADER}\n\t{GROUP}\n{HEADER}~\n"
            "\t\tSchedule tables and the cohort shift, written by python -m base.schedule_tables from\n"
            "\t\tbase/demography.py and base/census.py (do not edit by hand; tests/test_population_chain.py\n"
@@ -116,11 +149,18 @@ def render(values: dict[str, np.ndarray] | None = None) -> str:
         body = _table(counts[:, :, k])
         out.append(f"initial population[age, sex, {residence}]=\n\t{body}"
                    + (" ~~|\n" if k < 2 else
-                      "\n\t~\tpersons\n\t~\tSource: derived from the 2020 census (1 November) by "
-                      "base.census.census_2020: 10-year\n\t\tgroups ungrouped, split by sex and residence "
-                      "(method and assumptions in base/census.py).\n\t|\n\n"))
+                      "\n\t~\tpersons\n\t~\t" + INITIAL_COMMENT[year] + "\n\t|\n\n"))
+    entry("cell age[age]", _row(values["cell age"]), "Year",
+          "Source: definition: mean exact age of each cell during a year (base.demography.cell_ages).")
+    entry("senescent share[age]", _row(values["senescent share"]), "Dmnl",
+          "Assumption: share of the Gompertz part in the reference hazard of each cell\n"
+          "\t\t(base.demography.senescent_hazard / base.demography.reference_hazard).")
     entry("first age indicator[age]", _row(values["first age indicator"]), "Dmnl",
           "Source: definition: 1 for cell a0 (where births arrive), 0 elsewhere.")
+    entry("child age indicator[age]", _row(values["child age indicator"]), "Dmnl",
+          "Source: definition: 1 for the cells 0-14.")
+    entry("working age indicator[age]", _row(values["working age indicator"]), "Dmnl",
+          "Source: definition: 1 for the cells 15-64.")
     entry("old age indicator[age]", _row(values["old age indicator"]), "Dmnl",
           "Source: definition: 1 for the cells 65 and over.")
     out.append(_shift_equations())
@@ -140,7 +180,7 @@ def write_model(path: Path) -> bool:
     """Rewrite the ``.Schedules`` group of ``path``; True if the file changed."""
     text = Path(path).read_text(encoding="utf-8")
     start, end = _group_span(text)
-    new = text[:start] + render() + text[end:]
+    new = text[:start] + render(year=initial_year(text)) + text[end:]
     if new != text:
         Path(path).write_text(new, encoding="utf-8")
     return new != text
@@ -150,7 +190,7 @@ def check_model(path: Path) -> bool:
     """Whether the ``.Schedules`` group of ``path`` is what :func:`render` writes now."""
     text = Path(path).read_text(encoding="utf-8")
     start, end = _group_span(text)
-    return text[start:end] == render()
+    return text[start:end] == render(year=initial_year(text))
 
 
 def main(argv=None) -> int:
