@@ -249,8 +249,7 @@ def create_app(backend: Backend) -> Dash:
             path = backend.save_scenario(setting, (name or "").strip(), title or "", title_zh or "")
         except SettingError as error:
             return f"Not saved · 未保存: {error}"
-        return (f"Saved {path.relative_to(path.parents[2]) if len(path.parents) > 2 else path}; "
-                f"reproduce: python sim.py scenario={path.stem} ensemble.samples={setting.samples}")
+        return backend.save_message(path, setting)
 
     @app.callback(Output("export-message", "children"), Input("export", "n_clicks"), State("setting", "data"),
                   prevent_initial_call=True)

@@ -502,6 +502,21 @@ class Backend:
             raise SettingError(f"the scenario file would be malformed: {error}") from None
         return path
 
+    def save_message(self, path: Path, setting: Setting) -> str:
+        """What the planner is told after :meth:`save_scenario` wrote ``path``.
+
+        A scenario file saved into the repository's ``scenarios/scenario`` is a new scenario of the
+        project: the README's scenario table (checked by the tests) must be regenerated, so the
+        message says how.
+        """
+        shown = path.relative_to(path.parents[2]) if len(path.parents) > 2 else path
+        text = (f"Saved {shown}; reproduce: python sim.py scenario={path.stem} "
+                f"ensemble.samples={setting.samples}")
+        if path.parent.resolve() == (self.config_dir / "scenario").resolve():
+            text += ("; it is now a scenario of the project: update the README's scenario table "
+                     "with python -m analysis.levers --write (the tests check it)")
+        return text
+
     def export_run(self, setting: Setting, runs_dir: str | Path = RUNS_DIR) -> Path:
         """Write the normal run archive of ``setting`` (as ``sim.py`` writes it); return its path."""
         stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")

@@ -92,6 +92,11 @@ def test_save_as_scenario_then_sim_py_reproduces_the_explorer(backend, tmp_path)
     scenario = read_scenario_file(path)
     assert scenario.params["leakage_target"] == 0.15 and scenario.params["student_and_talent_settlement"] == 20000
     assert "ch.8 sec.3" in scenario.comment and "ch.2 sec.3" in scenario.comment
+    message = backend.save_message(path, setting)
+    assert "python sim.py scenario=explorer_round_trip ensemble.samples=300" in message
+    assert "analysis.levers --write" not in message  # saved outside the project's scenarios
+    in_project = backend.config_dir / "scenario" / "explorer_round_trip.yaml"
+    assert "python -m analysis.levers --write" in backend.save_message(in_project, setting)
     with pytest.raises(SettingError, match="already exists"):
         backend.save_scenario(setting, "explorer_round_trip", directory=tmp_path / "scenario")
     with pytest.raises(SettingError, match="refused"):
