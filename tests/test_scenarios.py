@@ -20,6 +20,8 @@ from analysis.levers import (LEVERS, PLAN_TEXT_PATH, ScenarioFileError, check_le
 from simulator.config import resolve_parameters
 from base.paramfile import uncertainty_from_config
 from simulator.ensemble import draw_members
+from simulator.run import prepare, simulate
+from model.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "scenarios"
@@ -218,9 +220,6 @@ REWRITES_HISTORY = {
 
 @functools.lru_cache(maxsize=None)
 def _history_run(scenario: str):
-    from model.spec import load_spec
-    from simulator.run import prepare, simulate
-
     cfg = compose_config(f"scenario={scenario}", "ensemble.samples=60", "plots=false")
     return simulate(prepare(cfg, load_spec()))
 
@@ -232,8 +231,6 @@ def test_a_scenario_leaves_the_calibrated_history_alone(scenario):
     changes something after 2020. Time convention: a stock at model time 2020 is the 2020 year-end;
     a flow or auxiliary at model time 2020 is computed for the step that starts there, which belongs
     to 2021, so flows are compared up to 2019 and stocks up to 2020."""
-    from model.spec import load_spec
-
     if scenario in REWRITES_HISTORY:
         pytest.xfail(REWRITES_HISTORY[scenario])
     spec = load_spec()
