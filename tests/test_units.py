@@ -114,7 +114,7 @@ def write_model(directory, replacements=None, additions=()):
 
 
 def flagged_variables(path) -> set[str]:
-    return {issue.variable for issue in check_units(path)}
+    return {issue.variable.split("[")[0] for issue in check_units(path)}
 
 
 # ------------------------------------------------------------------------------ the unit parser

@@ -323,12 +323,12 @@ def test_variables_are_those_of_the_spec(vm, spec):
 
 
 def test_interface_shapes_and_broadcasting(vm):
-    one = vm.run({"fertility_trend": -0.02}, return_columns=["total_population"])
-    many = vm.run({"fertility_trend": [-0.02, 0.0, 0.01], "base_settlement_rate": 0.02},
-                  return_columns=["total_population", "fertility_trend"])
+    one = vm.run({"tfr_trend": -0.02}, return_columns=["total_population"])
+    many = vm.run({"tfr_trend": [-0.02, 0.0, 0.01], "base_settlement_rate": 0.02},
+                  return_columns=["total_population", "tfr_trend"])
     assert many["total_population"].shape == (21, 3)
-    np.testing.assert_array_equal(many["fertility_trend"][:, 1], 0.0)
-    reference = vm.run({"fertility_trend": -0.02, "base_settlement_rate": 0.02},
+    np.testing.assert_array_equal(many["tfr_trend"][:, 1], 0.0)
+    reference = vm.run({"tfr_trend": -0.02, "base_settlement_rate": 0.02},
                        return_columns=["total_population"])
     np.testing.assert_array_equal(many["total_population"][:, :1], reference["total_population"])
     assert not np.array_equal(one["total_population"], reference["total_population"])
@@ -336,7 +336,7 @@ def test_interface_shapes_and_broadcasting(vm):
     assert broadcast["total_population"].shape == (21, 4)
     assert np.all(broadcast["total_population"] == broadcast["total_population"][:, :1])
     with pytest.raises(ValueError, match="n_samples=5"):
-        vm.run({"fertility_trend": [0.0, 0.01]}, n_samples=5)
+        vm.run({"tfr_trend": [0.0, 0.01]}, n_samples=5)
 
 
 def test_interface_subscripted_parameters(leagues_model):
