@@ -180,18 +180,29 @@ def test_scenario_helper_reads_params(tmp_path, vm):
     assert np.all(result["county_town_investment"] == 1.0)
 
 
-def test_rk4_agrees_with_fine_euler_on_the_main_model(vm):
+def test_euler_converges_at_first_order_on_the_main_model(vm):
+    """Every stock at dt 1/4 and 1/8 against dt 1/1024: within 1e-3 of its scale, and halving dt
+    about halves the error (first order; 0.35-0.65 allows the second-order remainder). RK4 is no
+    reference for this model: its intermediate stages smear the once-a-year cohort shift."""
     # The decomposition stocks (urbanization change from ...) use TIME STEP in their rates
     # (an exact attribution for Euler), so they are left out of this check.
     stocks = [name for name, var in vm.variables.items()
               if var.kind == "stock" and not name.startswith("urbanization_change")]
     assert len(stocks) >= 5
-    rk4 = vm.run(method="rk4", return_columns=stocks)
-    euler = vm.run(time_step=1 / 1024, return_columns=stocks)
-    np.testing.assert_array_equal(rk4.time, euler.time)
+    quarter = vm.run(time_step=1 / 4, return_columns=stocks)
+    eighth = vm.run(time_step=1 / 8, return_columns=stocks)
+    converged = vm.run(time_step=1 / 1024, return_columns=stocks)
+    np.testing.assert_array_equal(quarter.time, converged.time)
+    ratios = {}
     for name in stocks:
-        scale = np.max(np.abs(euler[name]))
-        assert np.max(np.abs(rk4[name] - euler[name])) <= 5e-4 * scale, name
+        scale = np.max(np.abs(converged[name]))
+        error_quarter = np.max(np.abs(quarter[name] - converged[name]))
+        error_eighth = np.max(np.abs(eighth[name] - converged[name]))
+        assert error_quarter <= 1e-3 * scale, name
+        if error_quarter > 1e-9 * scale:   # stocks that move with dt at all
+            ratios[name] = error_eighth / error_quarter
+    assert "population" in ratios
+    assert all(0.35 < r < 0.65 for r in ratios.values()), ratios
 
 
 # ---------------------------------------------------------------------- small test models
