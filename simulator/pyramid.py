@@ -92,6 +92,9 @@ def plot_pyramids(point: xr.Dataset, years: Sequence[float], path: Path) -> Path
     times = point["time"].values
     panels = {bilingual(f"end of {year:g}, simulated (point run)", f"{year:g}年末（模拟，点估计）"):
               pyramid_counts(point, year) for year in years if times[0] <= year <= times[-1]}
+    if not panels:
+        raise ValueError(f"no pyramid year of {list(years)} lies in the run ({times[0]:g}-{times[-1]:g}); "
+                         f"pass years inside it")
     fig = pyramid_figure(panels)
     fig.suptitle(bilingual("Residents by age, sex and residence", "分年龄、性别和居住地常住人口"), y=1.0)
     fig.tight_layout()

@@ -360,8 +360,8 @@ def test_outputs_carry_population_by_age_and_sex_with_the_mdl_subscripts(ensembl
         assert "population_by_age_and_sex" not in members
 
 
-def test_pyramid_counts_are_the_population_stock_in_drawing_order(ensemble_archive):
-    from simulator.pyramid import pyramid_counts
+def test_pyramid_counts_are_the_population_stock_in_drawing_order(ensemble_archive, tmp_path):
+    from simulator.pyramid import plot_pyramids, pyramid_counts
 
     archive, _ = ensemble_archive
     with xr.open_dataset(archive / "outputs.nc") as outputs:
@@ -374,6 +374,8 @@ def test_pyramid_counts_are_the_population_stock_in_drawing_order(ensemble_archi
             np.testing.assert_allclose(counts[:, 1, :], stock.sel(sex="female").values, rtol=1e-12)
         with pytest.raises(KeyError, match="outside the simulated times"):
             pyramid_counts(outputs, 2040)
+        with pytest.raises(ValueError, match="no pyramid year"):
+            plot_pyramids(outputs, (2040,), tmp_path / "unused.png")
 
 
 def test_summary_reports_the_population_core_at_the_report_years(ensemble_archive):
