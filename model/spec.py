@@ -24,6 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from . import MODEL_PATH
 from .cache import ModelFileError, _line_of, abstract_model, file_sha256
 
@@ -99,8 +101,14 @@ def _kind_and_value(element) -> tuple[str, float | None, tuple]:
         return "lookup", None, subscripts
     if isinstance(component.ast, ae.IntegStructure):
         return "stock", None, subscripts
-    if isinstance(component.ast, numbers.Number) and not isinstance(component.ast, bool):
+    def is_number(ast) -> bool:
+        return isinstance(ast, numbers.Number) and not isinstance(ast, bool)
+
+    if len(element.components) == 1 and is_number(component.ast):
         return "constant", float(component.ast), subscripts
+    if all(is_number(c.ast) or isinstance(c.ast, np.ndarray) for c in element.components):
+        # numbers by subscript (a table, or one number per element), as the engines see it
+        return "constant", None, subscripts
     return "auxiliary", None, subscripts
 
 

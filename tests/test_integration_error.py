@@ -45,7 +45,7 @@ def test_euler_at_the_model_step_is_within_the_tolerance_of_the_converged_soluti
     error is 1/256 of dt 0.25's). RK4 is no reference here: it evaluates the once-a-year cohort shift
     at its intermediate stages and smears it; the shift is exact under Euler at any dt whose inverse
     is whole."""
-    members = draws[:REFERENCE_MEMBERS]
+    members = {name: values[:REFERENCE_MEMBERS] for name, values in draws.items()}
     model_step = urbanization_2035(members, time_step=0.25)
     converged = urbanization_2035(members, time_step=1 / 1024)
     assert np.max(np.abs(model_step - converged)) < TOLERANCE_PP
