@@ -29,7 +29,7 @@ Both approaches also use figures that do not depend on the population basis:
   initial state).
 - the bulletin death rates through a death reporting bias in both approaches: bulletin = model x
   (1 - ``reporting_bias_deaths``) (the surveys miss deaths: the age chain with e0 anchored on the
-  census gives 7.1-7.7 per mille in 2015-2019 against the bulletins' 5.3-6.0).
+  census gives 6.8-7.6 per mille in 2015-2019 (calibration report) against the bulletins' 5.3-6.0).
 - about 300,000 settled in 2016-2020 (plan) against cumulative_hukou_settlement(2020) - (2015).
 
 - total water use 2015-2020 [100 million m3/Year] against ``total_water_demand``: these figures are
@@ -133,7 +133,7 @@ NUISANCE = {
                                   "relative overstatement of the bulletin population per year since the 2010 census"),
     "reporting_bias_urbanization": (-0.5, 1.5, "%/Year",
                                     "understatement of the bulletin urbanization rate per year since the 2010 census"),
-    # The chain with e0 anchored on the census gives crude death rates of 7.1-7.7 permille in 2015-2019
+    # The chain with e0 anchored on the census gives crude death rates of 6.8-7.6 permille in 2015-2019
     # against the bulletins' 5.3-6.0: the sample-survey death rates miss deaths (death under-registration
     # is documented for China's surveys; the 2010 census e0 74.44 is confirmed). Range 0-40 % missed.
     "reporting_bias_deaths": (0.0, 0.4, "Dmnl",
