@@ -24,7 +24,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 
 from . import MODEL_PATH
 from .cache import ModelFileError, _line_of, abstract_model, file_sha256
@@ -104,11 +103,10 @@ def _kind_and_value(element) -> tuple[str, float | None, tuple]:
     def is_number(ast) -> bool:
         return isinstance(ast, numbers.Number) and not isinstance(ast, bool)
 
-    if len(element.components) == 1 and is_number(component.ast):
+    if is_number(component.ast) and all(is_number(c.ast) for c in element.components):
+        # every element a number (the first one's value is reported); an element equation elsewhere
+        # (e.g. population shifted[a0] = 0, the others references) makes it an auxiliary
         return "constant", float(component.ast), subscripts
-    if all(is_number(c.ast) or isinstance(c.ast, np.ndarray) for c in element.components):
-        # numbers by subscript (a table, or one number per element), as the engines see it
-        return "constant", None, subscripts
     return "auxiliary", None, subscripts
 
 

@@ -95,7 +95,8 @@ def assert_physically_plausible(result, spec, label: str) -> None:
     populated = np.asarray(result["total_population"]) >= 1.0
     for name in RATES_IN_PERCENT:
         rate = np.asarray(result[name])[populated]
-        assert np.all((rate >= 0) & (rate <= 100)), (
+        # (1e-9 relative: 35 persons left with -1e-9 rural ones give 100 x (1 + 3e-11))
+        assert np.all((rate >= -1e-7) & (rate <= 100 * (1 + 1e-9))), (
             f"{label}: {name} leaves [0, 100] %: min {result[name].min():.6g}, "
             f"max {result[name].max():.6g}"
         )
