@@ -38,10 +38,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from base.census import POPULATION_2015
-from base.paramfile import DEFAULT_PARAMETER_FILE
+from base.paramfile import DEFAULT_PARAMETER_FILE, load_uncertainty
 from base.paths import DATA_PATH
 
 REGION = "Inner Mongolia"
@@ -51,7 +50,7 @@ PULSE_START = 2015.0
 
 def calibrated_value(name: str, parameter_file: Path = DEFAULT_PARAMETER_FILE) -> float:
     """A point estimate of the committed parameter file (``params.<name>``) [its .mdl units]."""
-    params = yaml.safe_load(Path(parameter_file).read_text(encoding="utf-8"))["params"]
+    params = load_uncertainty(parameter_file).params
     if name not in params:
         raise KeyError(f"{parameter_file} has no params.{name}: regenerate it with python -m calibration")
     return float(params[name])
