@@ -4,8 +4,8 @@ tests/test_model_behaviour.py checks the .mdl's own parameter values against the
 (halving dt moves 2035 urbanization by < 0.05 pp). Here the check runs over the calibrated joint
 draws, where some members move faster. The reference is Euler at dt 1/1024, not RK4: the ageing
 chain's once-a-year cohort shift is exact under Euler and smeared by RK4's intermediate stages. At
-the point estimates dt 0.25 is 0.099 pp from the converged 2035 rate and each halving halves that
-(0.049, 0.024 pp). The limits below keep the error an order of magnitude below the width of the
+the point estimates the rate at dt 0.25 is at most 0.099 pp from the converged one over 2015-2035,
+and each halving halves that (0.049, 0.024 pp). The limits below keep the error an order of magnitude below the width of the
 projection band it would blur (about 5 pp in 2035). The figures over the draws were not recorded.
 """
 from __future__ import annotations
