@@ -256,6 +256,24 @@ def value_of(frame: pd.DataFrame, variable: str, year: int, region: str = "Inner
 
 # --------------------------------------------------------------------------- history for plots
 CENSUS_BEFORE_YEAR_END = 61 / 365  # [Year] from the census date (1 November) to the year-end
+#: An annual figure (births, deaths, their crude rates) covers model time (Y - 1, Y]: it is plotted
+#: at mid-year, Y - 0.5, against the model's flows (rates at each instant) [Year].
+ANNUAL_BEFORE_YEAR_END = 0.5
+#: 1/Year -> permille/Year, the units of the .mdl's crude birth and death rates.
+PERMILLE_PER_UNIT = 1.0e3
+#: Data variable -> (plot series, factor from the file's model units to the .mdl variable's units,
+#: whether the figure is annual).
+HISTORY_SERIES = {
+    "urbanization_rate_pct": ("urbanization_rate", 1.0, False),
+    "urbanization_rate_pct_revised": ("urbanization_rate", 1.0, False),
+    "hukou_urbanization_rate_pct": ("hukou_urbanization_rate", 1.0, False),
+    "resident_population": ("total_population", 1.0, False),
+    "census_population": ("total_population", 1.0, False),
+    "births": ("total_births", 1.0, True),
+    "deaths": ("total_deaths", 1.0, True),
+    "birth_rate_permille": ("crude_birth_rate", PERMILLE_PER_UNIT, True),
+    "death_rate_permille": ("crude_death_rate", PERMILLE_PER_UNIT, True),
+}
 
 
 def _plot_basis(basis: str) -> str:
@@ -264,30 +282,28 @@ def _plot_basis(basis: str) -> str:
 
 
 def load_history(path: str | Path = DATA_PATH) -> dict[str, list[tuple[float, float, str]]]:
-    """Province-level history for plots: ``{series: [(year, value, basis), ...]}`` in model units.
+    """Province-level history for plots: ``{series: [(time, value, basis), ...]}`` in model units.
 
-    Series: ``urbanization_rate`` [%] (bulletins, censuses, the revised 2015 rate),
-    ``hukou_urbanization_rate`` [%], ``total_population`` [persons] (bulletins; the censuses of
-    1 November are plotted at their year). Returns no series if the data file is absent.
+    Series (:data:`HISTORY_SERIES`): ``urbanization_rate`` [%] (bulletins, censuses, the revised
+    2015 rate), ``hukou_urbanization_rate`` [%], ``total_population`` [persons] (bulletins; the
+    censuses of 1 November are plotted at their date, model time ``year - 61/365``), and the
+    bulletins' ``total_births`` and ``total_deaths`` [persons/Year] and ``crude_birth_rate`` and
+    ``crude_death_rate`` [permille/Year], annual figures plotted at mid-year (``year - 0.5``).
+    Returns no series if the data file is absent.
     """
     path = Path(path)
     if not path.is_file():
         return {}
     frame = load_observations(path)
     frame = frame[frame["region"] == "Inner Mongolia"]
-    wanted = {
-        "urbanization_rate_pct": "urbanization_rate",
-        "urbanization_rate_pct_revised": "urbanization_rate",
-        "hukou_urbanization_rate_pct": "hukou_urbanization_rate",
-        "resident_population": "total_population",
-        "census_population": "total_population",
-    }
     history: dict[str, list[tuple[float, float, str]]] = {}
-    for row in frame[frame["variable"].isin(list(wanted))].itertuples(index=False):
+    for row in frame[frame["variable"].isin(list(HISTORY_SERIES))].itertuples(index=False):
+        series, factor, annual = HISTORY_SERIES[row.variable]
         # model time Y is the end of year Y; a census counts residents on 1 November of its year
         when = row.year - CENSUS_BEFORE_YEAR_END if row.variable.startswith("census_") else row.year
-        history.setdefault(wanted[row.variable], []).append(
-            (float(when), float(row.value_model), _plot_basis(str(row.basis))))
+        when = when - ANNUAL_BEFORE_YEAR_END if annual else when
+        history.setdefault(series, []).append(
+            (float(when), float(row.value_model) * factor, _plot_basis(str(row.basis))))
     for points in history.values():
         points.sort()
     return history

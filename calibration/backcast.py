@@ -31,8 +31,7 @@ from base import census
 from base.fonts import bilingual
 from base.paths import REPO_ROOT
 from model.vectorized import VectorizedModel
-
-from .pyramid import pyramid_figure
+from simulator.pyramid import pyramid_figure
 
 MODEL = REPO_ROOT / "tests" / "models" / "population_chain.mdl"
 SHIFT = 10  # model year = calendar year + SHIFT

@@ -39,16 +39,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from base.census import POPULATION_2015
+from base.paramfile import DEFAULT_PARAMETER_FILE, load_uncertainty
 from base.paths import DATA_PATH
 
 REGION = "Inner Mongolia"
-#: Calibrated catch-up time of the two-child pulse [Year] (scenarios/calibrated/default.yaml,
-#: posterior median) and the policy start (model time 2015 = 1 Jan 2016).
-CATCH_UP_TIME = 0.72
+#: Policy start of the two-child pulse (model time 2015 = 1 Jan 2016).
 PULSE_START = 2015.0
-#: Census-basis out-migration in 2015 [persons/Year]: base out migration rate 0.005757 (calibrated)
-#: x 24,364,822 (the 2015 population of the .mdl).
-OUT_MIGRATION_2015 = 0.00575656 * 24_364_822
+
+
+def calibrated_value(name: str, parameter_file: Path = DEFAULT_PARAMETER_FILE) -> float:
+    """A point estimate of the committed parameter file (``params.<name>``) [its .mdl units]."""
+    params = load_uncertainty(parameter_file).params
+    if name not in params:
+        raise KeyError(f"{parameter_file} has no params.{name}: regenerate it with python -m calibration")
+    return float(params[name])
+
+
+def catch_up_time(parameter_file: Path = DEFAULT_PARAMETER_FILE) -> float:
+    """Calibrated catch-up time of the two-child pulse [Year] (posterior median)."""
+    return calibrated_value("two_child_catch_up_time", parameter_file)
+
+
+def out_migration_2015(parameter_file: Path = DEFAULT_PARAMETER_FILE) -> float:
+    """Census-basis net out-migration of 2015 [persons/Year]: the calibrated base out migration rate x
+    the 2015 population of the .mdl (base.census.POPULATION_2015)."""
+    return calibrated_value("base_out_migration_rate", parameter_file) * POPULATION_2015
 
 
 @dataclass(frozen=True)
@@ -129,7 +145,7 @@ def out_migration(frame: pd.DataFrame) -> ShockEstimate:
     net = np.asarray(net)
     n = net.size
     r1 = _lag1(net)
-    return ShockEstimate(float(np.std(net, ddof=1) / OUT_MIGRATION_2015), _phi(r1, n), r1, n,
+    return ShockEstimate(float(np.std(net, ddof=1) / out_migration_2015()), _phi(r1, n), r1, n,
                          "bulletin net migration (population change - natural growth) 2011, 2015-2019, "
                          "sd over the model's 2015 census-basis out-migration (weak: the bulletins missed "
                          "most out-migration)")
@@ -141,7 +157,8 @@ def _log_rate(frame: pd.DataFrame, variable: str, pulse: bool) -> ShockEstimate:
     columns = [years - years.mean()]
     if pulse:
         s = np.maximum(0.0, years - 0.5 - PULSE_START)  # mid-year of the calendar year
-        columns.append(s / CATCH_UP_TIME * np.exp(1 - s / CATCH_UP_TIME))
+        time = catch_up_time()
+        columns.append(s / time * np.exp(1 - s / time))
     _, residuals = _regression(np.log(rate.to_numpy()), columns)
     n, k = residuals.size, len(columns) + 1
     r1 = _lag1(residuals)

@@ -41,7 +41,12 @@ from simulator.summary import URBANIZATION_TARGETS, at_year, constant, land_quot
 CONFIG_DIR = REPO_ROOT / "scenarios"
 SCENARIO_DIR = CONFIG_DIR / "scenario"
 RUNS_DIR = REPO_ROOT / "runs"
-#: Largest ensemble the explorer runs per change (about 1 s per 10,000 members on 2 cores);
+#: Ensemble size the page starts with. The explorer re-runs the ensemble on every lever change,
+#: and the age x sex x residence model takes about 7 s per 1,000 members on 2 cores
+#: (``python -m benchmarks.ensemble``), so the page starts at 200 members (about 1.5 s an update)
+#: rather than ``sim.py``'s 1,000; the planner can type a larger size into the page.
+DEFAULT_SAMPLES = 200
+#: Largest ensemble the explorer runs per change (20,000 members take minutes with the age model);
 #: larger ensembles belong to ``python sim.py``. ``python -m explorer --max-samples`` changes it.
 DEFAULT_MAX_SAMPLES = 20_000
 #: Fewest members: the page shows probabilities, which need an ensemble.
@@ -267,10 +272,12 @@ class Backend:
     cache_size : int
         Outcomes kept (a setting's outcome is a pure function of the setting, so the cache is
         shared safely between browser sessions).
+    default_samples : int
+        Ensemble size a new page starts with (:data:`DEFAULT_SAMPLES`).
     """
 
     def __init__(self, config_dir: str | Path = CONFIG_DIR, max_samples: int = DEFAULT_MAX_SAMPLES,
-                 cache_size: int = 8):
+                 cache_size: int = 8, default_samples: int = DEFAULT_SAMPLES):
         self.config_dir = Path(config_dir).resolve()
         self.max_samples = int(max_samples)
         self.spec = load_spec(MODEL_PATH)
@@ -280,7 +287,7 @@ class Backend:
         self._cache: OrderedDict[Setting, Outcome] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.RLock()  # re-entrant: a run composes its config under the same lock
-        self.default_samples = int(self._config(self.presets()[0].name).ensemble.samples)
+        self.default_samples = self.check_samples(default_samples)
         self.seed = int(self._config(self.presets()[0].name).ensemble.seed)
 
     # ----------------------------------------------------------------- presets and configs
@@ -333,7 +340,7 @@ class Backend:
         if value > self.max_samples:
             raise SettingError(
                 f"ensemble size {value:,} is refused: the explorer runs at most {self.max_samples:,} "
-                f"members per change (about {self.max_samples / 10_000:.0f} s each); run "
+                f"members per change; run "
                 f"`python sim.py ensemble.samples={value}` for larger ensembles, or start the explorer "
                 f"with --max-samples {value}")
         return value

@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+
 from . import MODEL_PATH
 from .cache import ModelFileError, _line_of, abstract_model, file_sha256
 
@@ -99,7 +100,12 @@ def _kind_and_value(element) -> tuple[str, float | None, tuple]:
         return "lookup", None, subscripts
     if isinstance(component.ast, ae.IntegStructure):
         return "stock", None, subscripts
-    if isinstance(component.ast, numbers.Number) and not isinstance(component.ast, bool):
+    def is_number(ast) -> bool:
+        return isinstance(ast, numbers.Number) and not isinstance(ast, bool)
+
+    if is_number(component.ast) and all(is_number(c.ast) for c in element.components):
+        # every element a number (the first one's value is reported); an element equation elsewhere
+        # (e.g. population shifted[a0] = 0, the others references) makes it an auxiliary
         return "constant", float(component.ast), subscripts
     return "auxiliary", None, subscripts
 

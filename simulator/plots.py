@@ -2,7 +2,8 @@
 
 Each function takes the point run, optional bands/ensemble and the observed history, and writes
 one PNG. History markers distinguish the census basis (filled) from the pre-census bulletin basis
-(hollow), because the 2011-2019 bulletins are not comparable with the 2020 census.
+(hollow), because the 2011-2019 bulletins are not comparable with the 2020 census. The population
+pyramids are drawn by :mod:`simulator.pyramid`.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from base.fonts import bilingual, subplots
 from model.outputs import Outputs, load_outputs
 
 from .league_plots import write_league_plots
+from .pyramid import has_pyramid_stock, plot_pyramids
 from .results import province_total
 from .summary import (LAND_QUOTA_PERIOD, URBANIZATION_TARGETS, at_year, binding_shares, has_plan_variables,
                       land_quota_km2)
@@ -28,6 +30,26 @@ CENSUS_STYLE = dict(marker="o", color="black", linestyle="none", markersize=6, z
 BULLETIN_STYLE = dict(marker="o", markerfacecolor="white", color="grey", linestyle="none",
                       markersize=5, zorder=4)
 HUKOU_STYLE = dict(marker="s", color="tab:purple", linestyle="none", markersize=5, zorder=5)
+#: What the births-and-deaths plot needs (the population core, issue 10), and the years it shows.
+VITAL_VARIABLES = ("total_births", "total_deaths", "natural_increase", "crude_birth_rate", "crude_death_rate")
+VITAL_YEARS = (2015, 2035)
+#: Years of the population pyramids (year-end).
+PYRAMID_YEARS = (2020, 2035)
+#: File names of the population core's plots in a run archive.
+PYRAMIDS = "pyramids.png"
+BIRTHS_DEATHS = "births_deaths.png"
+#: What each plot of a run archive shows (for its README; other plots are small multiples or the league pictures).
+PLOT_CONTENTS = {
+    "urbanization.png": "resident and hukou urbanization against history and the plan's targets",
+    "population.png": "the population by residence and the total against history",
+    "land.png": "new urban construction land against the 2021-2025 quota; land per resident",
+    "water.png": "the water all sectors want against the cap; how often the cap and the land quota bind",
+    PYRAMIDS: "population pyramids by residence (rural; urban without / with local hukou), end of 2020 and 2035",
+    BIRTHS_DEATHS: "births, deaths and natural increase, crude birth and death rates 2015-2035 against the bulletins",
+}
+#: An output with more elements than this gets no small-multiple plot: its panels would be too small
+#: to read (population_by_age_and_sex has 91 x 2; the pyramids show it).
+MAX_SMALL_MULTIPLES = 48
 
 
 def _figure(rows: int = 1, cols: int = 1, width: float = 8.0, height: float = 4.8):
@@ -189,6 +211,79 @@ def plot_water(point: xr.Dataset, ensemble: xr.Dataset | None, path: Path) -> Pa
     return _save(fig, path)
 
 
+def _members_band(ax, time, ensemble: xr.Dataset | None, name: str, scale: float, colour: str,
+                  mask: np.ndarray, first: bool) -> None:
+    """Median and 90 % band of the members of ``name`` (nothing when the ensemble does not keep it)."""
+    if ensemble is None or name not in ensemble:
+        return
+    values = province_total(ensemble[name]).transpose("sample", "time").values * scale
+    low, median, high = np.percentile(values, [5, 50, 95], axis=0)
+    ax.fill_between(time[mask], low[mask], high[mask], color=colour, alpha=0.18,
+                    label=bilingual("90 % band of the members", "成员 90% 区间") if first else None)
+    ax.plot(time[mask], median[mask], color=colour, lw=1, ls="--",
+            label=bilingual("median of the members", "成员中位数") if first else None)
+
+
+def _bulletin_points(ax, history: History, name: str, scale: float, colour: str, label: str,
+                     first_time: float) -> None:
+    """The bulletins' annual figures of ``name`` (hollow markers in the series' colour)."""
+    points = [(t, v * scale) for t, v, _ in history.get(name, []) if t >= first_time]
+    if points:
+        ax.plot(*zip(*points), marker="o", markerfacecolor="white", color=colour, linestyle="none",
+                markersize=6, zorder=5, label=label)
+
+
+def plot_births_deaths(point: xr.Dataset, ensemble: xr.Dataset | None, history: History,
+                       path: Path) -> Path:
+    """Births, deaths and natural increase (counts) and the crude birth and death rates, 2015-2035,
+    against the bulletins (their annual figures at mid-year, :func:`base.observations.load_history`).
+
+    The point run is solid; the members' median (dashed) and 90 % band are drawn where the ensemble
+    keeps the variable. The bulletin counts are survey rates times the overstated pre-census
+    population; the bulletin death rates miss deaths (the ``.mdl``'s crude death rate: the calibration
+    fits the share missed, ``reporting_bias_deaths`` of :mod:`calibration.observation`).
+    """
+    fig, axes = _figure(1, 2, width=12, height=5.2)
+    time = point["time"].values
+    start, end = VITAL_YEARS
+    mask = (time >= start) & (time <= end)
+    first_time = start - 1.0  # the bulletin figure of the start year lies at its mid-year
+    tenk = 1e-4  # persons -> 10k persons
+    ax = axes[0, 0]
+    counts = (("total_births", "tab:blue", ("births", "出生")), ("total_deaths", "tab:red", ("deaths", "死亡")),
+              ("natural_increase", "tab:green", ("natural increase", "自然增长")))
+    for k, (name, colour, (en, zh)) in enumerate(counts):
+        _members_band(ax, time, ensemble, name, tenk, colour, mask, first=k == 0)
+        ax.plot(time[mask], province_total(point[name]).values[mask] * tenk, color=colour, lw=2,
+                label=bilingual(f"{en}, simulated (point run)", f"{zh}（模拟，点估计）"))
+        _bulletin_points(ax, history, name, tenk, colour,
+                         bilingual(f"{en}, bulletins (pre-census basis)", f"{zh}（公报，普查前口径）"), first_time)
+    ax.axhline(0, color="black", lw=0.6)
+    _label(ax, bilingual("persons per year (10k)", "人/年（万人）"),
+           bilingual("Births, deaths and natural increase", "出生、死亡和自然增长人口"), legend="center right")
+    ax = axes[0, 1]
+    rates = (("crude_birth_rate", "tab:blue", ("birth rate", "出生率")),
+             ("crude_death_rate", "tab:red", ("death rate", "死亡率")))
+    for k, (name, colour, (en, zh)) in enumerate(rates):
+        _members_band(ax, time, ensemble, name, 1.0, colour, mask, first=k == 0)
+        ax.plot(time[mask], point[name].values[mask], color=colour, lw=2,
+                label=bilingual(f"{en}, simulated (point run)", f"{zh}（模拟，点估计）"))
+        _bulletin_points(ax, history, name, 1.0, colour, bilingual(f"{en}, bulletins", f"{zh}（公报）"), first_time)
+    ax.text(0.02, 0.03, bilingual("The bulletins under-count deaths: the calibration fits the share\n"
+                                  "they miss (bulletin death rate = model x (1 - share missed)).",
+                                  "公报低估死亡人数：校准估计其漏报比例。"),
+            transform=ax.transAxes, fontsize=7, va="bottom", ha="left",
+            bbox=dict(boxstyle="round", facecolor="white", edgecolor="grey", alpha=0.9))
+    _label(ax, bilingual("per 1000 residents and year (‰)", "每千常住人口每年（‰）"),
+           bilingual("Crude birth and death rates", "人口出生率和死亡率"), legend="upper left")
+    for ax in axes[0]:
+        ax.set_xlim(first_time, end + 0.5)
+    fig.text(0.5, 0.005, bilingual("bulletin figures are annual, plotted at mid-year; the model's are rates "
+                                   "at each year-end", "公报为年度数，标于年中；模拟值为各年末的瞬时值"),
+             ha="center", fontsize=7, color="dimgrey")
+    return _save(fig, path)
+
+
 def plot_small_multiples(point: xr.Dataset, ensemble: xr.Dataset | None, name: str,
                          label: tuple[str, str], path: Path) -> Path:
     """One panel per subscript element of output ``name`` (every combination for two or more
@@ -228,13 +323,32 @@ def plot_small_multiples(point: xr.Dataset, ensemble: xr.Dataset | None, name: s
     return _save(fig, path, nbins=4)
 
 
+def plot_contents(name: str) -> str:
+    """What the archive plot ``name`` shows (a line of the archive's README)."""
+    if name in PLOT_CONTENTS:
+        return PLOT_CONTENTS[name]
+    if name.startswith("league_"):
+        return "league pictures (residents by league)"
+    return f"small multiples of {name.removesuffix('.png')} by subscript element (point run, 90 % band of the members)"
+
+
+def small_multiple_panels(data: xr.DataArray) -> int:
+    """Panels of the small-multiple plot of ``data``: its elements (0 for a scalar variable)."""
+    subscripts = [d for d in data.dims if d not in ("sample", "time")]
+    return int(np.prod([data.sizes[d] for d in subscripts])) if subscripts else 0
+
+
 def write_plots(directory: Path, point: xr.Dataset, bands: Mapping[str, np.ndarray] | None,
                 ensemble: xr.Dataset | None, history: History, outputs: Outputs | None = None) -> list[Path]:
     """Write the plots of a run archive into ``directory``.
 
     The plan's four plots (urbanization, population, land, water) when the model has their
-    variables, one small-multiple plot ``<output>.png`` per declared output that has subscripts, and
-    the league pictures when the model has residents by league (:mod:`simulator.league_plots`).
+    variables; the population pyramids by residence at :data:`PYRAMID_YEARS` (:data:`PYRAMIDS`) when it
+    has ``population[age, sex, residence]``; births, deaths and natural increase against the bulletins
+    (:data:`BIRTHS_DEATHS`) when it has :data:`VITAL_VARIABLES`; one small-multiple plot
+    ``<output>.png`` per declared output that has subscripts (at most :data:`MAX_SMALL_MULTIPLES`
+    elements); and the league pictures when the model has residents by league
+    (:mod:`simulator.league_plots`).
     """
     outputs = outputs if outputs is not None else load_outputs()
     paths = []
@@ -245,8 +359,12 @@ def write_plots(directory: Path, point: xr.Dataset, bands: Mapping[str, np.ndarr
             plot_land(point, ensemble, directory / "land.png"),
             plot_water(point, ensemble, directory / "water.png"),
         ]
+    if has_pyramid_stock(point):
+        paths.append(plot_pyramids(point, PYRAMID_YEARS, directory / PYRAMIDS))
+    if all(name in point for name in VITAL_VARIABLES):
+        paths.append(plot_births_deaths(point, ensemble, history, directory / BIRTHS_DEATHS))
     for name in outputs:
-        if name in point and any(d != "time" for d in point[name].dims):
+        if name in point and 0 < small_multiple_panels(point[name]) <= MAX_SMALL_MULTIPLES:
             paths.append(plot_small_multiples(point, ensemble, name, outputs.label(name),
                                               directory / f"{name}.png"))
     return paths + write_league_plots(directory, point, ensemble)  # a model with leagues (simulator.league_plots)

@@ -134,7 +134,8 @@ def reproduce(archive: str | Path, rtol: float = 1e-9, added: list[str] | None =
                                 has_bands=any(name.endswith("_p50") for name in point.data_vars),
                                 has_plots=any(name.endswith(".png") for name in manifest["files"]),
                                 ensemble=ensemble if run.has(A.ENSEMBLE) else None,
-                                plan_summary="targets" in fresh_summary)
+                                plan_summary="targets" in fresh_summary,
+                                plot_files=[name for name in manifest["files"] if name.endswith(".png")])
         if readme != run.read_text(A.README):
             differences.append(f"{A.README}: differs from the one re-made from {A.CONFIG} and {A.MANIFEST}")
     return differences

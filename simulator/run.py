@@ -29,7 +29,7 @@ from model.spec import ModelSpec, ParameterError, load_spec
 from .bands import BandsConfig, describe as describe_bands, draw_bands
 from .config import ConfigError, ResolvedParameters, resolve_parameters
 from .ensemble import draw_members, prediction_bands, predictive_draws, run_engine
-from .plots import write_plots
+from .plots import plot_contents, write_plots
 from .validation import (check_resources, check_run_settings, check_schema, claim_run_dir,
                          estimate_resources)
 from .results import check_finite, run_to_dataset
@@ -303,18 +303,24 @@ def write_archive(output_dir: Path, cfg: DictConfig, point: xr.Dataset, ensemble
             archive.write_dataset(RunArchive.ENSEMBLE, ensemble)
         archive.write_text(RunArchive.CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
         archive.write_summary(summary)
-        if make_plots:
-            write_plots(archive.path, point, bands, ensemble, load_history(DATA_PATH), outputs)
+        plots = write_plots(archive.path, point, bands, ensemble, load_history(DATA_PATH), outputs) \
+            if make_plots else []
         archive.write_text(RunArchive.README,
                            archive_readme(cfg, manifest, has_ensemble=ensemble is not None, has_bands=bool(bands),
                                           has_plots=make_plots, ensemble=ensemble,
-                                          plan_summary="targets" in summary))
+                                          plan_summary="targets" in summary,
+                                          plot_files=[path.name for path in plots]))
         archive.finalize(manifest)
 
 
 def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_bands: bool,
-                   has_plots: bool, ensemble: xr.Dataset | None = None, plan_summary: bool = True) -> str:
-    """A short description of the archive's files and how to reproduce it."""
+                   has_plots: bool, ensemble: xr.Dataset | None = None, plan_summary: bool = True,
+                   plot_files: Sequence[str] = ()) -> str:
+    """A short description of the archive's files and how to reproduce it.
+
+    ``plot_files`` (the PNG files written) get one line each (:func:`simulator.plots.plot_contents`);
+    without them, ``has_plots`` gives one line for all plots.
+    """
     A = RunArchive
     subscripts = sorted({d for v in ensemble.data_vars.values() for d in v.dims
                          if d not in ("sample", "time")}) if ensemble is not None else []
@@ -341,7 +347,9 @@ def archive_readme(cfg: DictConfig, manifest: dict, *, has_ensemble: bool, has_b
         f"| `{A.CONFIG}` | the resolved configuration (parameters, run settings, seed) |",
         f"| `{A.MANIFEST}` | git commit, hashes of model/config/data/archive files, package versions, command, seed, wall time |",
     ]
-    if has_plots:
+    if plot_files:
+        lines += [f"| `{name}` | {plot_contents(name)} |" for name in sorted(plot_files)]
+    elif has_plots:
         lines.append(f"| `{A.PLOTS}` | " + ("urbanization, population, land and water plots" if
                      not subscripts else "plots (one small-multiple plot per subscripted output)") + " |")
     lines += [

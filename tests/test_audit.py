@@ -54,10 +54,13 @@ def test_every_lever_without_effect_is_explained_and_acts_where_the_reason_says(
 
 def test_the_audit_reports_each_lever_at_both_ends_against_the_same_baseline(audit_effects):
     by_name = {e.lever: e for e in audit_effects}
-    # a settlement lever moves the hukou rate, not where people live
+    # a settlement lever moves the hukou rate, hardly where people live: settlement moves people
+    # between the two urban residences, and its only effect on the resident rate is through the age
+    # composition of each residence's later flows (Rogers-Castro weights are normalised per
+    # residence): measured 0.00017 pp against more than 0.5 pp on the hukou rate
     talent = by_name["student_and_talent_settlement"]
     assert talent.at_high["official_hukou_2035"] > 0.5
-    assert abs(talent.at_high["urbanization_2035"]) < 1e-9
+    assert abs(talent.at_high["urbanization_2035"]) < 0.01
     # the default value is the baseline, so the end that equals it has exactly no effect
     assert all(v == 0 for v in talent.at_low.values() if v is not None)
     assert len({tuple(sorted(e.base.items())) for e in audit_effects}) == 1

@@ -27,17 +27,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PARAMETER_FILE = ROOT / "scenarios" / "calibrated" / "default.yaml"
 
 # Known parameters for the synthetic data: inside the documented ranges, away from the .mdl values.
-# (The trends out_migration_trend, fertility_trend, mortality_trend are structural parameters now:
-# held at their .mdl values here.)
+# (The structural parameters, e.g. out_migration_trend, e0_trend, two_child_catch_up_time, are held
+# at their .mdl values here.)
 TRUTH = {
     "base_rural_to_urban_migration_rate": 0.032,
     "base_settlement_rate": 0.011,
     "base_out_migration_rate": 0.0065,
-    "crude_birth_rate_2015": 0.0082,
-    "crude_death_rate_2015": 0.0056,
+    "tfr_2015": 1.15,
+    "tfr_trend": 0.01,
     "two_child_catch_up_peak": 0.30,
     "reporting_bias_population": 0.006,
     "reporting_bias_urbanization": 0.30,
+    "reporting_bias_deaths": 0.15,
 }
 # Noise of the synthetic figures: about the size estimated on the real data (calibration report);
 # the water figures get their fixed weak-evidence noise (scenarios/calibrate.yaml).
@@ -83,8 +84,8 @@ def test_exact_model_data_give_back_the_parameters(engine, spec, cfg, frame):
     span = outcome.problem.upper - outcome.problem.lower
     np.testing.assert_allclose(outcome.theta_hat, theta, atol=2e-3 * span.max(), rtol=0)
     identified = ["base_rural_to_urban_migration_rate", "base_settlement_rate", "base_out_migration_rate",
-                  "crude_birth_rate_2015", "crude_death_rate_2015", "two_child_catch_up_peak",
-                  "reporting_bias_population", "reporting_bias_urbanization"]
+                  "tfr_2015", "tfr_trend", "two_child_catch_up_peak",
+                  "reporting_bias_population", "reporting_bias_urbanization", "reporting_bias_deaths"]
     for name in identified:
         j = outcome.problem.names.index(name)
         assert outcome.theta_hat[j] == pytest.approx(theta[j], rel=1e-3), name
@@ -110,9 +111,9 @@ def test_noisy_model_data_are_covered_by_the_reported_intervals(engine, spec, cf
     assert table.to_numpy().mean() >= 0.80, table.mean().to_dict()
     assert (table.sum() >= 6).all(), table.sum().to_dict()
     identified = pd.DataFrame(flags).mean()
-    # the data pin the migration and settlement rates, the 2015 rates and the reporting bias
+    # the data pin the migration and settlement rates, the 2015 TFR and the reporting biases
     for name in ("base_rural_to_urban_migration_rate", "base_settlement_rate", "reporting_bias_urbanization",
-                 "reporting_bias_population", "crude_birth_rate_2015", "crude_death_rate_2015"):
+                 "reporting_bias_population", "reporting_bias_deaths", "tfr_2015"):
         assert identified[name] == 1.0, name
 
 

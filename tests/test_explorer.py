@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 from analysis.levers import LEVERS, read_scenario_file
-from explorer.backend import Backend, SettingError
+from explorer.backend import DEFAULT_SAMPLES, Backend, SettingError
 from explorer.outputs import PANELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,13 @@ def test_bad_input_is_refused_with_the_checks_of_sim_py(backend, levers, samples
     with pytest.raises(SettingError) as error:
         backend.setting("baseline", levers, samples)
     assert message in str(error.value)
+
+
+def test_a_page_starts_at_the_explorer_ensemble_size_and_a_bad_one_is_refused(backend):
+    assert backend.setting("baseline", {}, None).samples == DEFAULT_SAMPLES
+    assert Backend(max_samples=5000, default_samples="300").default_samples == 300
+    with pytest.raises(SettingError, match="too small"):
+        Backend(default_samples=3)
 
 
 def test_unknown_preset_and_malformed_setting_are_refused(backend):

@@ -116,8 +116,8 @@ def abstract():
 
 def test_model_has_the_expected_stocks(abstract):
     stocks = set(_stock_rates(abstract))
-    for name in ("rural population", "urban non hukou population", "urban hukou population",
-                 "cumulative hukou settlement", "urban construction land"):
+    for name in ("population", "cumulative hukou settlement", "urban construction land",
+                 "registered absent rural", "registered absent urban"):
         assert name in stocks
 
 

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from base import census, demography as demo, schedule_tables
-from calibration import backcast, pyramid
+from calibration import backcast
 from calibration.leslie import BENCHMARK_RATE, benchmark_parameters, leslie_projection
 from model.pysd_engine import PySDEngine
 from model.vectorized import VectorizedModel
+from simulator import pyramid
 from test_vectorized import assert_agree
 
 MODEL = Path(__file__).parent / "models" / "population_chain.mdl"

@@ -212,10 +212,7 @@ def test_members_share_draws_across_scenarios_except_what_the_scenario_fixes(sce
 # --------------------------------------------------------------------------- history is not a lever
 #: Scenarios that still set calibrated parameters of 2015-2020, with the reason. A scenario is a
 #: policy of the plan (issued 2021) or a future; it must leave the calibrated history alone.
-REWRITES_HISTORY = {
-    "demographic_pessimism": "sets the calibrated fertility and out-migration parameters from 2015; "
-                             "to be re-expressed as after-2020 trends on the age chain (issue 10)",
-}
+REWRITES_HISTORY: dict[str, str] = {}  # scenario -> reason (an xfail); none left
 
 
 @functools.lru_cache(maxsize=None)

@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_dir
 from model.spec import ParameterError
 from base.archive import ArchiveError, staged_archive, verify_archive
 from simulator.config import preprocess_overrides, resolve_parameters
+from simulator.plots import BIRTHS_DEATHS, PYRAMIDS
 from simulator.run import run_job
 from simulator.summary import at_year
 
@@ -111,7 +112,7 @@ def point_archive(tmp_path_factory):
 def test_archive_holds_everything_listed(point_archive):
     archive, _ = point_archive
     for name in ("outputs.nc", "summary.json", "config.yaml", "manifest.json", "README.md",
-                 "urbanization.png", "population.png", "land.png", "water.png"):
+                 "urbanization.png", "population.png", "land.png", "water.png", PYRAMIDS, BIRTHS_DEATHS):
         assert (archive / name).is_file(), name
     manifest = verify_archive(archive)
     assert manifest["git"]["commit"] is None or len(manifest["git"]["commit"]) == 40
@@ -304,6 +305,114 @@ def test_rk4_with_the_pysd_engine_is_refused(tmp_path):
     assert completed.returncode == 2
     assert "run.method=rk4 needs engine=vectorized" in completed.stderr
     assert not target.exists()
+
+
+# --------------------------------------------------------------------------- the population core's outputs
+#: summary.json key -> (model variable, plausible range at every report year) of the population core.
+#: The ranges are wide on purpose (Inner Mongolia, about 24 million residents): they catch a wrong
+#: unit or variable, not a change of the calibration.
+DEMOGRAPHY_SUMMARY = {
+    "total_births_persons_per_year": ("total_births", (5.0e4, 5.0e5)),
+    "total_deaths_persons_per_year": ("total_deaths", (5.0e4, 5.0e5)),
+    "crude_birth_rate_permille": ("crude_birth_rate", (2.0, 20.0)),
+    "crude_death_rate_permille": ("crude_death_rate", (3.0, 25.0)),
+    "share_65_plus_pct": ("share_65_plus", (5.0, 45.0)),
+    "old_age_dependency_ratio_pct": ("old_age_dependency_ratio", (5.0, 80.0)),
+    "official_hukou_urbanization_rate_pct": ("official_hukou_urbanization_rate", (30.0, 75.0)),
+}
+
+
+@pytest.fixture(scope="module")
+def ensemble_archive(tmp_path_factory):
+    """A small ensemble run as ``python sim.py ensemble.samples=20`` makes it (calibrated draws, plots)."""
+    target = tmp_path_factory.mktemp("runs") / "ensemble"
+    target.mkdir()
+    cfg = compose_config("ensemble.samples=20")
+    summary = run_job(cfg, target, overrides=["ensemble.samples=20"], progress=False)
+    return target, summary
+
+
+def test_archive_has_the_pyramids_and_the_births_and_deaths_plot(ensemble_archive):
+    archive, _ = ensemble_archive
+    manifest = verify_archive(archive)  # listed with their hashes
+    readme = (archive / "README.md").read_text(encoding="utf-8")
+    for name in (PYRAMIDS, BIRTHS_DEATHS):
+        assert name in manifest["files"] and (archive / name).stat().st_size > 10_000, name
+        assert f"| `{name}` |" in readme, name
+    # 91 ages x 2 sexes are too many panels for a small-multiple plot: the pyramids show them
+    assert not (archive / "population_by_age_and_sex.png").exists()
+
+
+def test_outputs_carry_population_by_age_and_sex_with_the_mdl_subscripts(ensemble_archive, spec):
+    archive, _ = ensemble_archive
+    with xr.open_dataset(archive / "outputs.nc") as outputs:
+        by_age_sex = outputs["population_by_age_and_sex"]
+        assert by_age_sex.dims == ("time", "age", "sex")
+        assert tuple(by_age_sex["age"].values) == spec.coords["age"] and len(spec.coords["age"]) == 91
+        assert tuple(by_age_sex["sex"].values) == spec.coords["sex"] == ("male", "female")
+        assert by_age_sex.attrs["units"] == "persons"
+        np.testing.assert_allclose(by_age_sex.sum(["age", "sex"]).values, outputs["total_population"].values,
+                                   rtol=1e-9)
+    with xr.open_dataset(archive / "ensemble.nc") as members:
+        # kept per member: the scalar demography; not per member: the age structure (outputs.yaml says why)
+        assert members["total_births"].dims == ("sample", "time") and members.sizes["sample"] == 20
+        assert float(members["total_deaths"].isel(time=-1).std("sample")) > 0
+        assert "population_by_age_and_sex" not in members
+
+
+def test_pyramid_counts_are_the_population_stock_in_drawing_order(ensemble_archive, tmp_path):
+    from simulator.pyramid import plot_pyramids, pyramid_counts
+
+    archive, _ = ensemble_archive
+    with xr.open_dataset(archive / "outputs.nc") as outputs:
+        for year in (2020, 2035):
+            counts = pyramid_counts(outputs, year)
+            assert counts.shape == (91, 2, 3)
+            stock = outputs["population"].sel(time=float(year))
+            np.testing.assert_allclose(counts.sum(axis=2), stock.sum("residence").values, rtol=1e-12)
+            np.testing.assert_allclose(counts[:, :, 0], stock.sel(residence="rural").values, rtol=1e-12)
+            np.testing.assert_allclose(counts[:, 1, :], stock.sel(sex="female").values, rtol=1e-12)
+        with pytest.raises(KeyError, match="outside the simulated times"):
+            pyramid_counts(outputs, 2040)
+        with pytest.raises(ValueError, match="no pyramid year"):
+            plot_pyramids(outputs, (2040,), tmp_path / "unused.png")
+
+
+def test_summary_reports_the_population_core_at_the_report_years(ensemble_archive):
+    archive, summary = ensemble_archive
+    with xr.open_dataset(archive / "outputs.nc") as outputs:
+        for key, (name, (low, high)) in DEMOGRAPHY_SUMMARY.items():
+            assert list(summary[key]) == ["2015", "2020", "2025", "2030", "2035"], key
+            for year, value in summary[key].items():
+                assert low < value < high, (key, year, value)
+                assert value == pytest.approx(float(at_year(outputs[name], int(year))), rel=1e-12)
+    births, deaths = summary["total_births_persons_per_year"], summary["total_deaths_persons_per_year"]
+    for year, increase in summary["natural_increase_persons_per_year"].items():
+        assert increase == pytest.approx(births[year] - deaths[year], rel=1e-9, abs=1e-6 * births[year])
+    share = summary["share_65_plus_pct"]
+    assert share["2035"] > share["2020"] > share["2015"]  # the cohorts of the 1960s reach 65
+
+
+def test_plot_history_has_the_bulletin_birth_and_death_rates_from_the_data_file():
+    from base.observations import load_history, load_observations, series
+
+    history, frame = load_history(), load_observations()
+    for name, variable in (("crude_birth_rate", "birth_rate_permille"), ("crude_death_rate", "death_rate_permille"),
+                           ("total_births", "births"), ("total_deaths", "deaths")):
+        rows = series(frame, variable)
+        factor = 1e3 if variable.endswith("_permille") else 1.0  # 1/Year -> permille/Year; persons
+        expected = [(year - 0.5, value * factor) for year, value in zip(rows["year"], rows["value_model"])]
+        got = [(time, value) for time, value, basis in history[name]]
+        assert len(got) == len(expected) and all(basis == "pre-census" for _, _, basis in history[name])
+        np.testing.assert_allclose(np.array(got), np.array(expected), rtol=1e-12)
+    rates = dict((time, value) for time, value, _ in history["crude_birth_rate"])
+    assert 2014.5 in rates and 2018.5 in rates and all(0 < v < 20 for v in rates.values())  # 2015-2019, per mille
+
+
+def test_the_death_under_count_noted_on_the_plot_is_what_the_model_says(spec):
+    # plots.plot_births_deaths writes that the bulletins under-count deaths; the .mdl says so
+    assert "under-count deaths" in spec.variables["crude_death_rate"].description
+    assert spec.variables["crude_death_rate"].units == "permille/Year"
 
 
 # --------------------------------------------------------------------------- the printed summary

@@ -180,18 +180,31 @@ def test_scenario_helper_reads_params(tmp_path, vm):
     assert np.all(result["county_town_investment"] == 1.0)
 
 
-def test_rk4_agrees_with_fine_euler_on_the_main_model(vm):
+def test_euler_converges_at_first_order_on_the_main_model(vm):
+    """Every stock at dt 1/4 and 1/8 against dt 1/1024: halving dt halves the error (first order;
+    0.35-0.65 allows the second-order remainder), and at dt 1/4 the error stays within 3 % of the
+    stock's largest value (measured: 1.6 % for the largest age cell, 0.05 % for the total
+    population, 0.1 pp on the rate). RK4 is no reference for this model: its intermediate stages
+    smear the once-a-year cohort shift."""
     # The decomposition stocks (urbanization change from ...) use TIME STEP in their rates
     # (an exact attribution for Euler), so they are left out of this check.
     stocks = [name for name, var in vm.variables.items()
               if var.kind == "stock" and not name.startswith("urbanization_change")]
     assert len(stocks) >= 5
-    rk4 = vm.run(method="rk4", return_columns=stocks)
-    euler = vm.run(time_step=1 / 1024, return_columns=stocks)
-    np.testing.assert_array_equal(rk4.time, euler.time)
+    quarter = vm.run(time_step=1 / 4, return_columns=stocks)
+    eighth = vm.run(time_step=1 / 8, return_columns=stocks)
+    converged = vm.run(time_step=1 / 1024, return_columns=stocks)
+    np.testing.assert_array_equal(quarter.time, converged.time)
+    ratios = {}
     for name in stocks:
-        scale = np.max(np.abs(euler[name]))
-        assert np.max(np.abs(rk4[name] - euler[name])) <= 5e-4 * scale, name
+        scale = np.max(np.abs(converged[name]))
+        error_quarter = np.max(np.abs(quarter[name] - converged[name]))
+        error_eighth = np.max(np.abs(eighth[name] - converged[name]))
+        assert error_quarter <= 0.03 * scale, name
+        if error_quarter > 1e-9 * scale:   # stocks that move with dt at all
+            ratios[name] = error_eighth / error_quarter
+    assert "population" in ratios
+    assert all(0.35 < r < 0.65 for r in ratios.values()), ratios
 
 
 # ---------------------------------------------------------------------- small test models
@@ -318,17 +331,22 @@ def test_unsupported_construct_names_construct_and_variable(tmp_path, construct)
 def test_variables_are_those_of_the_spec(vm, spec):
     assert list(vm.variables) == list(spec.variables)
     for name, var in vm.variables.items():
+        if var.kind == "constant" and spec.variables[name].kind == "auxiliary":
+            # a table of numbers by subscript (fertility shape[age] = 0, 0, ...): the engine folds it
+            # into a constant array, the spec keeps it an auxiliary (it is no parameter)
+            assert spec.variables[name].subscripts, name
+            continue
         assert var.kind == spec.variables[name].kind, name
         assert var.vensim_name == spec.variables[name].vensim_name
 
 
 def test_interface_shapes_and_broadcasting(vm):
-    one = vm.run({"fertility_trend": -0.02}, return_columns=["total_population"])
-    many = vm.run({"fertility_trend": [-0.02, 0.0, 0.01], "base_settlement_rate": 0.02},
-                  return_columns=["total_population", "fertility_trend"])
+    one = vm.run({"tfr_trend": -0.02}, return_columns=["total_population"])
+    many = vm.run({"tfr_trend": [-0.02, 0.0, 0.01], "base_settlement_rate": 0.02},
+                  return_columns=["total_population", "tfr_trend"])
     assert many["total_population"].shape == (21, 3)
-    np.testing.assert_array_equal(many["fertility_trend"][:, 1], 0.0)
-    reference = vm.run({"fertility_trend": -0.02, "base_settlement_rate": 0.02},
+    np.testing.assert_array_equal(many["tfr_trend"][:, 1], 0.0)
+    reference = vm.run({"tfr_trend": -0.02, "base_settlement_rate": 0.02},
                        return_columns=["total_population"])
     np.testing.assert_array_equal(many["total_population"][:, :1], reference["total_population"])
     assert not np.array_equal(one["total_population"], reference["total_population"])
@@ -336,7 +354,7 @@ def test_interface_shapes_and_broadcasting(vm):
     assert broadcast["total_population"].shape == (21, 4)
     assert np.all(broadcast["total_population"] == broadcast["total_population"][:, :1])
     with pytest.raises(ValueError, match="n_samples=5"):
-        vm.run({"fertility_trend": [0.0, 0.01]}, n_samples=5)
+        vm.run({"tfr_trend": [0.0, 0.01]}, n_samples=5)
 
 
 def test_interface_subscripted_parameters(leagues_model):
@@ -357,7 +375,7 @@ def test_interface_errors(vm):
     with pytest.raises(KeyError, match="no_such_column"):
         vm.run(return_columns=["no_such_column"])
     with pytest.raises(ValueError, match="stock"):
-        vm.run({"rural_population": 1.0})
+        vm.run({"population": 1.0})
     with pytest.raises(ValueError, match="final_time="):
         vm.run({"time_step": 1.0})
     with pytest.raises(ValueError, match="rk4"):

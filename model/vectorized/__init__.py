@@ -2,7 +2,7 @@
 
 >>> from model.vectorized import VectorizedModel
 >>> vm = VectorizedModel.from_mdl()
->>> result = vm.run({"fertility_trend": [-0.02, 0.0, 0.01]})
+>>> result = vm.run({"tfr_trend": [-0.02, 0.0, 0.01]})
 >>> result["total_population"].shape      # (n_time, n_samples)
 (21, 3)
 
