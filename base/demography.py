@@ -1,8 +1,8 @@
 """Parametric demographic schedules for the population core (issue 10): fertility, mortality,
 migration age profile and sex ratio at birth, by single year of age 0, 1, ..., 89 and 90+.
 
-**Ages and cells.** The chain (``tests/models/population_chain.mdl``) shifts every cohort by one cell
-at each year-end (an exact cohort shift, no dispersion). During year Y, cell ``c`` holds the cohort
+**Ages and cells.** The chain (``population`` in ``model/inner_mongolia.mdl``) shifts every cohort by
+one cell at each year-end (an exact cohort shift, no dispersion). During year Y, cell ``c`` holds the cohort
 that completes age ``c`` at the end of Y (born in Y - c); its members' exact age runs over (c-1, c+1),
 mean ``c``. The last cell holds everyone who is 90 or older at the year-end. At a year-end the cells
 are the completed ages of a census. The schedules below are therefore evaluated per cell

@@ -1,10 +1,11 @@
-"""The schedule tables of the population chain, written into a ``.mdl`` from :mod:`base.demography`
-and :mod:`base.census` (so the equations and the Python schedules cannot drift apart).
+"""The schedule tables of the population chain, written into ``model/inner_mongolia.mdl`` from
+:mod:`base.demography` and :mod:`base.census` (so the equations and the Python schedules cannot drift
+apart).
 
 The tables form the group ``.Schedules`` of the model: from its header to the next group header
-(or the end of the equations). ``python -m base.schedule_tables PATH`` rewrites that group in place;
-``--check`` only reports whether it is up to date (exit status 1 if not). The tests call
-:func:`check_model`.
+(or the end of the equations). ``python -m base.schedule_tables`` rewrites that group of the main
+model in place; ``--check`` only reports whether it is up to date (exit status 1 if not).
+tests/test_population_chain.py calls :func:`check_model`.
 
 Tables (each from one function, so the ``.mdl`` comment names it):
 
@@ -17,8 +18,7 @@ Tables (each from one function, so the ``.mdl`` comment names it):
 * ``migration profile[age]`` [Dmnl]: :func:`base.demography.migration_profile` weighted by the initial
   population (so a rate ``r`` is the population-weighted mean rate at the start);
 * ``initial population[age, sex, residence]`` [persons]: the census state at the model's
-  ``INITIAL TIME``: :func:`base.census.census_2015` (year-end 2015, the main model) or
-  :func:`base.census.census_2020` (the prototype tests/models/population_chain.mdl);
+  ``INITIAL TIME`` 2015: :func:`base.census.census_2015` (year-end 2015);
 * ``cell age[age]`` [Year]: :func:`base.demography.cell_ages`; ``senescent share[age]`` [Dmnl]: the
   Gompertz part's share of the reference hazard (:func:`base.demography.senescent_hazard`; a share, not a
   rate per mille, so that the 8 decimals keep 1e-9 precision);
@@ -35,6 +35,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from model import MODEL_PATH
 
 from . import census, demography as demo
 
@@ -66,13 +68,15 @@ def _table(rows) -> str:
 
 
 #: The census state by the model's initial time (year-end).
-INITIAL_STATES = {2015: census.census_2015, 2020: census.census_2020}
+INITIAL_STATES = {2015: census.census_2015}
 
 
 def initial_year(text: str) -> int:
-    """The ``INITIAL TIME`` of a model's text [Year] (2020 when the model does not say)."""
+    """The ``INITIAL TIME`` of a model's text [Year]."""
     match = re.search(r"^INITIAL TIME\s*=\s*([0-9.]+)", text, re.MULTILINE)
-    year = int(float(match.group(1))) if match else 2020
+    if not match:
+        raise ValueError("the model has no INITIAL TIME; add 'INITIAL TIME = 2015' to its control section")
+    year = int(float(match.group(1)))
     if year not in INITIAL_STATES:
         raise ValueError(f"no census state for INITIAL TIME {year}; use one of {sorted(INITIAL_STATES)}")
     return year
@@ -80,7 +84,7 @@ def initial_year(text: str) -> int:
 
 def tables(initial: census.AgeStructure | None = None) -> dict[str, np.ndarray]:
     """The numbers of every table, by ``.mdl`` variable name (arrays in the variable's dims)."""
-    initial = census.census_2020() if initial is None else initial
+    initial = census.census_2015() if initial is None else initial
     grid = np.arange(E0_FIRST, E0_LAST + E0_STEP / 2, E0_STEP)
     return {
         "fertility shape": demo.asfr(1.0) * PER_MILLE,
@@ -98,8 +102,6 @@ def tables(initial: census.AgeStructure | None = None) -> dict[str, np.ndarray]:
 
 
 INITIAL_COMMENT = {
-    2020: ("Source: derived from the 2020 census (1 November) by base.census.census_2020: 10-year\n"
-           "\t\tgroups ungrouped, split by sex and residence (method and assumptions in base/census.py)."),
     2015: ("Source: derived for the end of 2015 by base.census.census_2015: the 2020 census ungrouped and\n"
            "\t\tsplit by sex and residence, survived back five years, scaled to the census-basis total\n"
            "\t\t24,364,822 and split with the revised 2015 urbanization 62.09 % and hukou rate 44.16 %\n"
@@ -118,7 +120,7 @@ def _shift_equations() -> str:
     return "".join(lines)
 
 
-def render(values: dict[str, np.ndarray] | None = None, year: int = 2020) -> str:
+def render(values: dict[str, np.ndarray] | None = None, year: int = 2015) -> str:
     """The text of the ``.Schedules`` group (initial population of the census state of ``year``)."""
     values = tables(INITIAL_STATES[year]()) if values is None else values
     out = [f"{HEADER}\n\t{GROUP}\n{HEADER}~\n"
@@ -176,7 +178,7 @@ def _group_span(text: str) -> tuple[int, int]:
     return match.start(), (after.start() if after else len(text))
 
 
-def write_model(path: Path) -> bool:
+def write_model(path: Path = MODEL_PATH) -> bool:
     """Rewrite the ``.Schedules`` group of ``path``; True if the file changed."""
     text = Path(path).read_text(encoding="utf-8")
     start, end = _group_span(text)
@@ -186,7 +188,7 @@ def write_model(path: Path) -> bool:
     return new != text
 
 
-def check_model(path: Path) -> bool:
+def check_model(path: Path = MODEL_PATH) -> bool:
     """Whether the ``.Schedules`` group of ``path`` is what :func:`render` writes now."""
     text = Path(path).read_text(encoding="utf-8")
     start, end = _group_span(text)
@@ -195,7 +197,8 @@ def check_model(path: Path) -> bool:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m base.schedule_tables", description=__doc__.split("\n")[0])
-    parser.add_argument("model", type=Path, help="the .mdl whose .Schedules group to write")
+    parser.add_argument("model", type=Path, nargs="?", default=MODEL_PATH,
+                        help="the .mdl whose .Schedules group to write (default: the main model)")
     parser.add_argument("--check", action="store_true", help="only check, exit 1 if out of date")
     args = parser.parse_args(argv)
     if args.check:

@@ -196,6 +196,7 @@ class VectorizedModel:
         saveper: float | None = None,
         method: str = "euler",
         return_columns: Sequence[str] | None = None,
+        initial_time: float | None = None,
     ) -> RunResult:
         """Run ``n_samples`` parameter sets at once.
 
@@ -213,6 +214,12 @@ class VectorizedModel:
             Number of samples; inferred from the arrays in ``params`` (1 if all are scalars).
         final_time, time_step, saveper : float, optional
             Control values [Year]; default to the ``.mdl``'s.
+        initial_time : float, optional
+            Start of the run [Year] (default the ``.mdl``'s ``INITIAL TIME``). Every equation keeps
+            its calendar meaning (``Time`` is the calendar year); the stocks start from their
+            initial-value expressions at this time, so pass the initial state of that year as the
+            constants those expressions read (``calibration.backcast`` starts the model in 2010 so).
+            PySD has no counterpart here.
         method : {"euler", "rk4"}
             Integration method. ``"euler"`` is PySD's; ``"rk4"`` (classic Runge-Kutta, 4th
             order) is for integration-error checks and has no PySD counterpart.
@@ -247,7 +254,11 @@ class VectorizedModel:
                 raise ValueError(f"'{name}' is a {kind} and cannot be set as a parameter: {hint}")
         inputs, n_samples = self._inputs(params, n_samples)
         control = self._compiler.control_values(
-            {"final_time": final_time, "time_step": time_step, "saveper": saveper})
+            {"initial_time": initial_time, "final_time": final_time, "time_step": time_step,
+             "saveper": saveper})
+        if initial_time is not None and not control["initial_time"] < control["final_time"]:
+            raise ValueError(f"initial_time {control['initial_time']:g} is not before final_time "
+                             f"{control['final_time']:g}; pass an earlier initial_time or a later final_time")
         grid = self._grid(control)
         key_inputs, outputs = self._variant_key(params, return_columns)
         simulate = self._variant(key_inputs, outputs, method)
