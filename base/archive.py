@@ -103,17 +103,20 @@ def staged_archive(final_dir: str | Path) -> Iterator[Path]:
     staging = final_dir.parent / staging_name(final_dir.name)
     if staging.exists():
         shutil.rmtree(staging)
-    staging.mkdir()
     try:
-        with cleanup_on_signal(remove_tree(staging)):  # a signal ends the process: no .partial left
+        # A signal ends the process without unwinding: the clean-up is registered before the
+        # staging directory exists and stays registered until it has been renamed, so a signal at
+        # any moment leaves no .partial behind (a signal between mkdir and the registration did).
+        with cleanup_on_signal(remove_tree(staging)):
+            staging.mkdir()
             yield staging
+            if final_dir.exists():
+                final_dir.rmdir()  # empty (checked above); os.rename cannot replace it on every platform
+            os.rename(staging, final_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         remove_if_empty(final_dir)
         raise
-    if final_dir.exists():
-        final_dir.rmdir()  # empty (checked above); os.rename cannot replace it on every platform
-    os.rename(staging, final_dir)
 
 
 def remove_if_empty(directory: str | Path) -> None:

@@ -35,7 +35,9 @@ HANDLED = {
 }
 
 _cleanups: dict[int, Callable[[], None]] = {}
-_lock = threading.Lock()
+#: Re-entrant: the signal handler runs in the main thread, possibly while that thread holds the lock
+#: inside :func:`cleanup_on_signal`; a plain lock would then wait for itself for ever.
+_lock = threading.RLock()
 _counter = iter(range(1 << 62))
 _state = {"program": "sim.py", "context": "", "installed": False, "parent_watch": None}
 

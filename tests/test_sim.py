@@ -15,6 +15,7 @@ import xarray as xr
 from hydra import compose, initialize_config_dir
 
 from model.spec import ParameterError
+from base import signals
 from base.archive import ArchiveError, staged_archive, verify_archive
 from simulator.config import preprocess_overrides, resolve_parameters
 from simulator.plots import BIRTHS_DEATHS, PYRAMIDS
@@ -201,6 +202,32 @@ def test_killed_run_never_looks_complete(tmp_path):
     assert not target.exists() or not any(target.iterdir())
     with pytest.raises(ArchiveError):
         verify_archive(target)
+
+
+@pytest.mark.parametrize("moment", ["staging created", "just before the rename"])
+def test_a_signal_at_any_moment_of_the_staging_leaves_no_partial(tmp_path, monkeypatch, moment):
+    """What the signal handler does (run the registered clean-ups), done at the two edges of the
+    staging: right after its directory is made, and right before it is renamed. The first moment
+    left a .partial behind when the clean-up was registered after the mkdir (seen in CI under load)."""
+    target = tmp_path / "run"
+    real_mkdir, real_rename = Path.mkdir, os.rename
+
+    def mkdir(self, *args, **kwargs):
+        real_mkdir(self, *args, **kwargs)
+        if moment == "staging created" and ".partial-" in self.name:
+            signals.run_cleanups()
+
+    def rename(source, destination):
+        if moment == "just before the rename":
+            signals.run_cleanups()
+        real_rename(source, destination)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OSError):  # the staging directory is gone: its rename fails, as it would not run
+        with staged_archive(target) as staging:
+            (staging / "outputs.nc").write_text("half")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_staged_archive_refuses_to_overwrite(tmp_path):
