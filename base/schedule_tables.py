@@ -25,7 +25,15 @@ Tables (each from one function, so the ``.mdl`` comment names it):
 * ``first age indicator[age]``, ``child age indicator[age]`` (0-14), ``working age indicator[age]``
   (15-64), ``old age indicator[age]`` (65+): definitions;
 * ``population shifted[age, sex, residence]``: the cohort shift, one equation per cell (the
-  vectorized engine has no subscript mappings, and one equation per cell is plain Vensim).
+  vectorized engine has no subscript mappings, and one equation per cell is plain Vensim);
+* the league tables (issue 12), from :func:`base.league_state.league_state` of the initial year and
+  ``base/leagues.yaml``: ``initial league population[league, residence]`` [persons] (the league state
+  summed over age and sex; it sums to ``initial population`` over the leagues), ``league birth
+  factor[league, residence]`` and ``league death factor[league, residence]`` [Dmnl] (indirect
+  standardisation: the births, or deaths, the league's age structure gives at the province's schedule
+  per resident, over the province's), ``league distance[league, destination]`` [km]
+  (:func:`base.leagues.league_distances`), ``other league indicator[league, destination]`` (1 off the
+  diagonal) and ``cluster indicator[league]`` (the group ``cluster``).
 """
 from __future__ import annotations
 
@@ -39,6 +47,8 @@ import numpy as np
 from model import MODEL_PATH
 
 from . import census, demography as demo
+from .league_state import league_state
+from .leagues import league_distances, load_leagues
 
 E0_FIRST = 60.0
 E0_STEP = 0.25
@@ -98,6 +108,30 @@ def tables(initial: census.AgeStructure | None = None) -> dict[str, np.ndarray]:
         "child age indicator": (demo.AGE_LOWER < 15).astype(float),
         "working age indicator": ((demo.AGE_LOWER >= 15) & (demo.AGE_LOWER < 65)).astype(float),
         "old age indicator": (demo.AGE_LOWER >= 65).astype(float),
+        **league_tables(),
+    }
+
+
+def _standardised(counts: np.ndarray, schedule: np.ndarray, sexes: slice) -> np.ndarray:
+    """Events per resident at ``schedule`` [age] of each league and residence over the province's [Dmnl]."""
+    events = np.einsum("a,lasr->lr", schedule, counts[:, :, sexes, :])
+    per_resident = events / counts.sum(axis=(1, 2))
+    province = events.sum(axis=0) / counts.sum(axis=(0, 1, 2))
+    return per_resident / province[None, :]
+
+
+def league_tables(year: int = 2015) -> dict[str, np.ndarray]:
+    """The league tables of the initial ``year`` (see the module docstring)."""
+    state = league_state(year)
+    leagues = load_leagues()
+    counts = state.counts
+    return {
+        "initial league population": counts.sum(axis=(1, 2)),
+        "league birth factor": _standardised(counts, demo.asfr(1.0), slice(1, 2)),
+        "league death factor": _standardised(counts, demo.reference_hazard(), slice(0, 2)),
+        "league distance": league_distances(leagues).values,
+        "other league indicator": 1.0 - np.eye(len(leagues.names)),
+        "cluster indicator": leagues.mask("cluster", leagues.names).astype(float),
     }
 
 
@@ -166,6 +200,26 @@ def render(values: dict[str, np.ndarray] | None = None, year: int = 2015) -> str
     entry("old age indicator[age]", _row(values["old age indicator"]), "Dmnl",
           "Source: definition: 1 for the cells 65 and over.")
     out.append(_shift_equations())
+    entry("initial league population[league, residence]", _table(values["initial league population"]), "persons",
+          "Source: derived: the league state of the end of 2015 (base.league_state.league_state(2015):\n"
+          "\t\tthe 2010 and 2020 league censuses interpolated and raked to base.census.census_2015) summed\n"
+          "\t\tover age and sex; the leagues sum to initial population.")
+    entry("league birth factor[league, residence]", _table(values["league birth factor"]), "Dmnl",
+          "Derived (indirect standardisation): births per resident that the league's 2015 age structure\n"
+          "\t\tgives at the province's fertility shape, over the province's, by residence\n"
+          "\t\t(base.schedule_tables.league_tables). Assumption: fixed at the 2015 structure.")
+    entry("league death factor[league, residence]", _table(values["league death factor"]), "Dmnl",
+          "Derived (indirect standardisation): deaths per resident that the league's 2015 age structure\n"
+          "\t\tgives at the reference hazard, over the province's, by residence\n"
+          "\t\t(base.schedule_tables.league_tables). Assumption: fixed at the 2015 structure.")
+    entry("league distance[league, destination]", _table(values["league distance"]), "km",
+          "Source: derived: great-circle distance between the league seats (base.leagues.league_distances;\n"
+          "\t\tapproximate recalled seat coordinates, UNVERIFIED, about +-0.1 degree).")
+    entry("other league indicator[league, destination]", _table(values["other league indicator"]), "Dmnl",
+          "Source: definition: 1 between two different leagues, 0 on the diagonal.")
+    entry("cluster indicator[league]", _row(values["cluster indicator"]), "Dmnl",
+          "Source: definition: 1 for the leagues of the group cluster of base/leagues.yaml (Hohhot,\n"
+          "\t\tBaotou, Ordos, Ulanqab; plan ch.3 sec.1).")
     return "".join(out)
 
 
