@@ -27,7 +27,7 @@ from base.fonts import bilingual, subplots
 from base.census import CensusDataError
 from base.leagues import CENSUS_YEARS, LEAGUE_DIM, Leagues, league_census, load_leagues
 
-from .regional import CHANGE_PERIOD, OD_FLOW, URBAN, population_variable
+from .regional import CHANGE_PERIOD, OD_FLOW, URBAN, league_view, population_variable
 
 MULTIPLES = "league_multiples.png"
 MAP = "league_map.png"
@@ -180,6 +180,7 @@ def plot_migration(point: xr.Dataset, path: Path, leagues: Leagues) -> Path:
 def write_league_plots(directory: Path, point: xr.Dataset, ensemble: xr.Dataset | None,
                        leagues: Leagues | None = None) -> list[Path]:
     """The league pictures of a run whose model has residents by league with declared names (else none)."""
+    point, ensemble = league_view(point), league_view(ensemble)
     pop = population_variable(point)
     leagues = leagues or load_leagues()
     if pop is None or any(str(c) not in leagues.tiles for c in point[pop][LEAGUE_DIM].values):

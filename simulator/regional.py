@@ -32,6 +32,9 @@ URBAN = "urban_population"
 POPULATION = ("population", "total_population")
 #: Migration between leagues, origin x destination [persons/Year].
 OD_FLOW = "inter_league_migration"
+#: Variables of the main model by league and the names the regional figures read them under
+#: (:func:`league_view`): the main model's ``urban population`` and ``population`` are the province's.
+ALIASES = {"urban_population_by_league": URBAN, "population_by_league": "population"}
 #: Years of the league figures.
 LEAGUE_YEARS = (2025, 2035)
 #: Period over which a league shrinks or grows (clipped to the run).
@@ -91,6 +94,20 @@ REGIONAL_TARGETS = (
         note="computed on the six whole leagues, a wider area than the plan's (the cluster and the central "
              "cities of Chifeng and Tongliao): on whole leagues the 2020 census already gives 69.8 %"),
 )
+
+
+def league_view(ds: xr.Dataset | None) -> xr.Dataset | None:
+    """``ds`` with the main model's league variables under the names read here (:data:`ALIASES`).
+
+    A variable of the same name without a league dim (the province's urban residents, the age chain)
+    is left out of the view; ``ds`` itself is not changed.
+    """
+    if ds is None:
+        return None
+    renames = {source: target for source, target in ALIASES.items() if source in ds and LEAGUE_DIM in ds[source].dims}
+    if not renames:
+        return ds
+    return ds.drop_vars([t for t in renames.values() if t in ds]).rename(renames)
 
 
 def population_variable(ds: xr.Dataset) -> str | None:
@@ -158,6 +175,7 @@ def regional_summary(point: xr.Dataset | None, ensemble: xr.Dataset | None = Non
     leagues : base.leagues.Leagues, optional
         The groupings (default ``base/leagues.yaml``).
     """
+    point, ensemble = league_view(point), league_view(ensemble)
     reference = point if has_leagues(point) else ensemble if has_leagues(ensemble) else None
     if reference is None:
         return None
