@@ -120,6 +120,7 @@ def population_variable(ds: xr.Dataset) -> str | None:
 
 def has_leagues(ds: xr.Dataset | None) -> bool:
     """Whether ``ds`` has residents by league (the regional figures need them)."""
+    ds = league_view(ds)
     return ds is not None and population_variable(ds) is not None
 
 
