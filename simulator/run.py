@@ -27,6 +27,7 @@ from model.outputs import Outputs, load_outputs
 from model.spec import ModelSpec, ParameterError, load_spec
 
 from .bands import BandsConfig, describe as describe_bands, draw_bands
+from .league_uncertainty import LeagueUncertainty
 from .config import ConfigError, ResolvedParameters, resolve_parameters
 from .ensemble import draw_members, prediction_bands, predictive_draws, run_engine
 from .plots import plot_contents, write_plots
@@ -104,6 +105,8 @@ class RunPlan:
         ``vectorized`` or ``pysd``.
     bands : simulator.bands.BandsConfig
         Process noise and model-form alternatives drawn per member (``bands`` config group).
+    league_fit : simulator.league_uncertainty.LeagueUncertainty
+        The league parameters' uncertainty drawn per member (``league_fit`` config group).
     outputs : model.outputs.Outputs
         The model's declared outputs (what the ensemble keeps, which are banded...).
     """
@@ -116,6 +119,7 @@ class RunPlan:
     engine: str
     outputs: Outputs
     bands: BandsConfig = BandsConfig()
+    league_fit: LeagueUncertainty = LeagueUncertainty()
 
     @property
     def scenario(self) -> str:
@@ -193,8 +197,11 @@ def plan_run(cfg: DictConfig, spec: ModelSpec | None = None, output_dir: Path | 
         check_resources(estimate, settings, output_dir)
     node = OmegaConf.select(cfg, "bands", default=None)
     bands = BandsConfig.from_config(OmegaConf.to_container(node, resolve=True) if node is not None else None)
+    node = OmegaConf.select(cfg, "league_fit", default=None)
+    league_fit = LeagueUncertainty.from_config(OmegaConf.to_container(node, resolve=True) if node is not None else None)
     return RunPlan(cfg=cfg, spec=spec, parameters=resolved, settings=dict(settings),
-                   uncertainty=uncertainty, engine=str(cfg.engine.name), outputs=outputs, bands=bands)
+                   uncertainty=uncertainty, engine=str(cfg.engine.name), outputs=outputs, bands=bands,
+                   league_fit=league_fit)
 
 
 def prepare(cfg: DictConfig, spec: ModelSpec | None = None, output_dir: Path | None = None,
@@ -219,13 +226,14 @@ def simulate(plan: RunPlan, progress: bool = False) -> Simulation:
     point_result = run_engine(engine, resolved.values, 1, settings)
     point = run_to_dataset(point_result, spec)
     check_finite(point)
-    seeds = np.random.SeedSequence(settings["seed"]).spawn(3)  # members, observation noise, bands
+    seeds = np.random.SeedSequence(settings["seed"]).spawn(4)  # members, observation noise, bands, leagues
     member_rng, noise_rng = np.random.default_rng(seeds[0]), np.random.default_rng(seeds[1])
     n_samples = settings["samples"] if uncertainty.available else 0
     ensemble, bands, predictive = None, {}, None
     if n_samples > 0:
         members = draw_members(resolved, uncertainty, n_samples, member_rng)
         members.update(draw_bands(plan.bands, spec, n_samples, seeds[2], resolved.fixed_by_user()))
+        members.update(plan.league_fit.draw(spec, n_samples, seeds[3], resolved.fixed_by_user()))
         columns = plan.ensemble_columns()
         result = run_engine(engine, members, n_samples, settings, columns, progress=progress)
         ensemble = run_to_dataset(result, spec, sample_axis=True)
@@ -375,6 +383,7 @@ def job_summary(plan: RunPlan, simulation: Simulation) -> dict[str, Any]:
     }
     if uncertainty.available and ensemble is not None:
         info["bands"] = describe_bands(plan.bands)
+        info["league_parameters"] = plan.league_fit.describe()
     return summarize(simulation.point, ensemble, simulation.predictive, info, plan.outputs)
 
 

@@ -35,7 +35,7 @@ from base import signals
 
 #: The known keys of each config section (``None``: the section's keys are free, e.g. parameter names).
 SCHEMA: dict[str, tuple[str, ...] | None] = {
-    "": ("model", "calibrated", "scenario", "engine", "bands", "params", "run", "ensemble", "plots"),
+    "": ("model", "calibrated", "scenario", "engine", "bands", "league_fit", "params", "run", "ensemble", "plots"),
     "model": ("mdl",),
     "scenario": ("name", "title", "title_zh", "params"),
     "calibrated": ("params", "uncertainty"),
@@ -45,6 +45,7 @@ SCHEMA: dict[str, tuple[str, ...] | None] = {
     "run": ("final_time", "time_step", "method"),
     "ensemble": ("samples", "seed", "save_members"),
     "bands": ("enabled", "first_year", "process_noise", "model_form"),
+    "league_fit": ("enabled", "method", "parameters", "mean", "covariance"),
 }
 #: Where each section comes from (for the messages).
 SECTION_FILES = {
@@ -57,6 +58,7 @@ SECTION_FILES = {
     "run": "scenarios/config.yaml (run:)",
     "ensemble": "scenarios/config.yaml (ensemble:)",
     "bands": "scenarios/bands/<name>.yaml",
+    "league_fit": "scenarios/league_fit/<name>.yaml (python -m calibration.leagues --write)",
 }
 #: The last year a run must reach: the plan's 2035 target is evaluated there.
 LAST_TARGET_YEAR = 2035
