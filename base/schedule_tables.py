@@ -33,7 +33,8 @@ Tables (each from one function, so the ``.mdl`` comment names it):
   standardisation: the births, or deaths, the league's age structure gives at the province's schedule
   per resident, over the province's), ``league distance[league, destination]`` [km]
   (:func:`base.leagues.league_distances`), ``other league indicator[league, destination]`` (1 off the
-  diagonal) and ``cluster indicator[league]`` (the group ``cluster``).
+  diagonal), ``cluster indicator[league]`` and ``yellow river indicator[league]`` (the groups
+  ``cluster`` and ``yellow_river``).
 """
 from __future__ import annotations
 
@@ -132,6 +133,7 @@ def league_tables(year: int = 2015) -> dict[str, np.ndarray]:
         "league distance": league_distances(leagues).values,
         "other league indicator": 1.0 - np.eye(len(leagues.names)),
         "cluster indicator": leagues.mask("cluster", leagues.names).astype(float),
+        "yellow river indicator": leagues.mask("yellow_river", leagues.names).astype(float),
     }
 
 
@@ -220,6 +222,9 @@ def render(values: dict[str, np.ndarray] | None = None, year: int = 2015) -> str
     entry("cluster indicator[league]", _row(values["cluster indicator"]), "Dmnl",
           "Source: definition: 1 for the leagues of the group cluster of base/leagues.yaml (Hohhot,\n"
           "\t\tBaotou, Ordos, Ulanqab; plan ch.3 sec.1).")
+    entry("yellow river indicator[league]", _row(values["yellow river indicator"]), "Dmnl",
+          "Source: definition: 1 for the leagues of the group yellow_river of base/leagues.yaml (the seven\n"
+          "\t\tYellow River leagues, a convention marked as an assumption there).")
     return "".join(out)
 
 

@@ -35,6 +35,11 @@ OD_FLOW = "inter_league_migration"
 #: Variables of the main model by league and the names the regional figures read them under
 #: (:func:`league_view`): the main model's ``urban population`` and ``population`` are the province's.
 ALIASES = {"urban_population_by_league": URBAN, "population_by_league": "population"}
+#: Further league figures reported when the model has them: variable -> key in ``leagues`` [units in the key].
+EXTRA_BY_LEAGUE = {"land_per_urban_resident_by_league": "land_per_urban_resident_m2",
+                   "domestic_water_demand_by_league": "domestic_water_demand_m3_per_year"}
+#: Upper end of the GB 50137-2011 land per urban resident [m2/person] (the .mdl's land standard maximum).
+LAND_STANDARD_MAX = 115.0
 #: Years of the league figures.
 LEAGUE_YEARS = (2025, 2035)
 #: Period over which a league shrinks or grows (clipped to the run).
@@ -223,6 +228,15 @@ def regional_summary(point: xr.Dataset | None, ensemble: xr.Dataset | None = Non
                 entry = by_league[name].setdefault("urbanization_rate_pct", {})
                 entry[str(year)] = _stats(*(v.isel({LEAGUE_DIM: k}) if v is not None else None
                                             for v in (p_rate, e_rate)))
+    for name, key in EXTRA_BY_LEAGUE.items():
+        sources = _sources(point, ensemble, (name,))
+        if all(ds is None for ds in sources):
+            continue
+        for year in [y for y in LEAGUE_YEARS if _in_run(reference, y)]:
+            values = [_at(ds[name], year) if ds is not None else None for ds in sources]
+            for k, league in enumerate(coords):
+                by_league[league].setdefault(key, {})[str(year)] = _stats(
+                    *(v.isel({LEAGUE_DIM: k}) if v is not None else None for v in values))
     by_group: dict[str, Any] = {}
     for group in leagues.groups:
         for year in [y for y in LEAGUE_YEARS if _in_run(reference, y)]:
@@ -289,4 +303,15 @@ def regional_lines(regional: dict[str, Any]) -> list[str]:
         period = "-".join(str(y) for y in change["period"])
         lines.append(f"  leagues shrinking {period} ({len(shrinking)} of {len(change['by_league'])}): " + (
             ", ".join(f"{name} {change['by_league'][name][ranked]:+.1f} %" for name in shrinking) or "none"))
+    leagues = regional.get("leagues", {})
+    above = []
+    for name, entry in leagues.items():
+        land = entry.get("land_per_urban_resident_m2", {}).get(str(LEAGUE_YEARS[-1]))
+        if land:
+            value = land.get("median", land.get("point"))
+            if value > LAND_STANDARD_MAX:
+                above.append(f"{name} {value:.0f}")
+    if any("land_per_urban_resident_m2" in entry for entry in leagues.values()):
+        lines.append(f"  leagues above {LAND_STANDARD_MAX:g} m2 of land per urban resident in {LEAGUE_YEARS[-1]} "
+                     f"(GB 50137-2011; median, else point run): " + (", ".join(above) or "none"))
     return lines

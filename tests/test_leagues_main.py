@@ -14,7 +14,9 @@ from simulator.regional import regional_summary
 
 LEAGUE_COLUMNS = ["league_population", "population_by_league", "urban_population_by_league", "total_population",
                   "urban_population", "population_by_residence", "inter_league_migration",
-                  "net_migration_between_leagues", "rural_moves_to_other_leagues", "inter_league_moves"]
+                  "net_migration_between_leagues", "rural_moves_to_other_leagues", "inter_league_moves",
+                  "league_city_land", "urban_construction_land", "domestic_water_demand_by_league",
+                  "domestic_water_demand"]
 #: Parameter ranges of the league layer (the .mdl's), drawn jointly below.
 RANGES = {"inter_league_migration_rate": (0.0, 0.03), "share_of_rural_migrants_leaving_league": (0.0, 0.8),
           "inter_league_distance_scale": (100.0, 1000.0), "destination_size_elasticity": (0.0, 1.5)}
@@ -65,6 +67,26 @@ def test_province_figures_are_sums_over_leagues(random_runs):
                                rtol=1e-9)
     np.testing.assert_allclose(random_runs["urban_population_by_league"].sum(axis=2),
                                random_runs["urban_population"], rtol=1e-9)
+
+
+def test_land_and_water_are_sums_over_leagues(random_runs):
+    """The leagues' city land and domestic water sum to the region's, every year and member."""
+    np.testing.assert_allclose(random_runs["league_city_land"].sum(axis=2),
+                               random_runs["urban_construction_land"], rtol=1e-9)
+    np.testing.assert_allclose(random_runs["domestic_water_demand_by_league"].sum(axis=2),
+                               random_runs["domestic_water_demand"], rtol=1e-9)
+    assert random_runs["league_city_land"].min() > 0
+
+
+def test_land_follows_the_residents(engine):
+    """A league that gains urban residents gains land; land is never given back."""
+    run = engine.run({}, return_columns=["league_city_land", "urban_population_by_league"])
+    land, urban = run["league_city_land"][:, 0], run["urban_population_by_league"][:, 0]
+    assert np.all(np.diff(land, axis=0) >= 0)
+    gained = urban[-1] > urban[0]
+    if gained.any() and (~gained).any():
+        growth = land[-1] / land[0] - 1
+        assert growth[gained].mean() > growth[~gained].mean()
 
 
 def test_nobody_is_lost_between_leagues(random_runs):
