@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
 import yaml
 
 from base.paths import REPO_ROOT, SCENARIOS_DIR
@@ -379,6 +380,11 @@ def scenario_files(directory: str | Path = SCENARIO_DIR) -> list[ScenarioFile]:
     return sorted(files, key=lambda s: (rank.get(s.name, len(rank)), s.name))
 
 
+def spec_default(spec, name: str):
+    """The ``.mdl`` value of ``name`` (an array for a subscripted constant)."""
+    return spec.defaults()[name]
+
+
 def scenario_table(spec, scenarios: Iterable[ScenarioFile]) -> str:
     """The README scenario table (Markdown): what each scenario changes and where the plan says so."""
     levers = set(lever_names())
@@ -386,6 +392,11 @@ def scenario_table(spec, scenarios: Iterable[ScenarioFile]) -> str:
     for scenario in scenarios:
         changes = []
         for name, value in scenario.params.items():
+            if isinstance(value, Mapping):  # a parameter by league or group (simulator.by_element)
+                by_name = ", ".join(f"{key} {format_number(float(v))}" for key, v in value.items())
+                changes.append(f"`{name}` by league or group: {by_name} (elsewhere the baseline "
+                               f"{format_number(float(np.ravel(spec_default(spec, name))[0]))})")
+                continue
             if name not in levers:
                 note = "uncertain parameter, fixed in every member"
             elif float(value) == spec.parameters[name].value:

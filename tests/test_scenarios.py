@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from collections.abc import Mapping
+
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
@@ -113,7 +115,7 @@ def test_lever_citations_quote_the_cited_plan_section():
 # --------------------------------------------------------------------------- scenario files
 def test_scenario_files_are_well_formed():
     files = scenario_files()
-    assert [s.name for s in files][0] == "baseline" and len(files) == len(SCENARIOS) == 13
+    assert [s.name for s in files][0] == "baseline" and len(files) == len(SCENARIOS) == 14
     for scenario in files:
         assert scenario.title and scenario.title_zh
         assert scenario.plan_citations, scenario.name
@@ -174,9 +176,14 @@ def test_a_scenario_changes_only_the_parameters_it_names(scenario, spec, baselin
     assert set(resolved) == set(baseline)
     changed = {name for name in resolved if resolved[name] != baseline[name]}
     assert changed <= set(named), f"{scenario} changes parameters it does not name: {changed - set(named)}"
+    by_league = {name for name, value in named.items() if isinstance(value, Mapping)}  # simulator.by_element
     for name, value in named.items():
+        if name in by_league:
+            assert np.asarray(resolved[name]).size > 1 and not np.all(np.asarray(resolved[name]) == baseline[name])
+            continue
         assert resolved[name] == float(value)
-    assert changed == {name for name, value in named.items() if float(value) != baseline[name]}
+    assert changed == by_league | {name for name, value in named.items()
+                                   if name not in by_league and float(value) != baseline[name]}
     if scenario != "baseline":
         assert changed, f"{scenario} changes nothing"
 

@@ -21,6 +21,7 @@ from model import MODEL_PATH
 from model.pysd_engine import PySDEngine
 from model.spec import load_spec
 from model.vectorized import UnsupportedConstruct, VectorizedModel
+from simulator.by_element import by_element
 
 MODELS = Path(__file__).resolve().parent / "models"
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "scenario"
@@ -90,6 +91,9 @@ def compare_scenario_file(path: Path, engine: VectorizedModel, pysd_engine,
     as ``sim.py`` resolves them.
     """
     params = {**(base_params or {}), **scenario_params(path)}
+    for name, value in list(params.items()):
+        if isinstance(value, dict):  # a parameter by league or group (simulator.by_element)
+            params[name] = np.asarray(by_element(load_spec(MODEL_PATH), name, value))
     reference = pysd_engine.run(params)
     result = engine.run(params)
     np.testing.assert_array_equal(result.time, reference.time)
