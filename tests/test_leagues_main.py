@@ -3,13 +3,22 @@ leagues, no negative stocks at the ends of the parameter ranges, PySD agreement 
 and the regional figures of a run."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from analysis.compare import compare
+from base.archive import RunArchive
 from base.league_state import league_state
 from base.leagues import load_leagues
 from model import MODEL_PATH
 from model.vectorized import VectorizedModel
+from base.paths import REPO_ROOT
+from simulator import league_plots
 from simulator.regional import regional_summary
 
 LEAGUE_COLUMNS = ["league_population", "population_by_league", "urban_population_by_league", "total_population",
@@ -152,3 +161,46 @@ def test_regional_summary_of_a_main_model_run(engine):
     assert cluster == pytest.approx(run["urban_population_by_league"][k, 0][mask].sum(), rel=1e-12)
     assert 0 < regional["targets"]["cluster_poles_urban_share_2025"]["point"] < 100
     assert len(regional["migration_between_leagues"]["largest_flows"]) == 5
+
+
+# ---------------------------------------------------------------------- sim.py and the comparison, main model
+def _sim(*args: str):
+    return subprocess.run([sys.executable, "sim.py", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ))
+
+
+@pytest.fixture(scope="module")
+def two_archives(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("main_leagues")
+    archives = []
+    for scenario in ("baseline", "cluster_poles_tilt"):
+        target = tmp / scenario
+        completed = _sim(f"scenario={scenario}", "ensemble.samples=40", f"hydra.run.dir={target}")
+        assert completed.returncode == 0, completed.stderr
+        archives.append(target)
+    return archives
+
+
+def test_the_main_archive_carries_the_league_dim_targets_and_pictures(two_archives):
+    archive = RunArchive(two_archives[0])
+    archive.verify()
+    regional = archive.read_summary()["regional"]
+    for key in ("cluster_urban_population_2025", "cluster_poles_urban_share_2025"):
+        target = regional["targets"][key]
+        assert 0.0 <= target["probability"] <= 1.0 and target["band_90"][0] <= target["median"] <= target["band_90"][1]
+    assert len(regional["leagues"]) == 12 and "land_per_urban_resident_m2" in regional["leagues"]["Hohhot"]
+    ensemble = archive.open_dataset(RunArchive.ENSEMBLE)
+    assert ensemble["population_by_league"].dims == ("sample", "time", "league")
+    assert ensemble["param_league_urbanization_propensity"].dims == ("sample", "league")  # league uncertainty
+    names = {path.name for path in Path(two_archives[0]).glob("*.png")}
+    assert {league_plots.MULTIPLES, league_plots.MAP, league_plots.MIGRATION} <= names
+
+
+def test_the_comparison_reports_the_regional_targets_of_every_scenario(two_archives, tmp_path):
+    result = compare(two_archives, tmp_path / "comparison", plots=False)
+    rows = {row["scenario"]: row for row in result["regional"]}
+    assert set(rows) == {"baseline", "cluster_poles_tilt"}
+    key = "cluster_urban_population_2025"
+    # the tilt pulls migrants into the cluster and the poles: more urban residents there (common draws)
+    assert rows["cluster_poles_tilt"][f"{key}_median"] > rows["baseline"][f"{key}_median"]
+    assert "## Regional targets (leagues)" in result["markdown"]
