@@ -10,7 +10,8 @@ of 2010 (census, summed over age and sex) and their birth and death factors of t
 
 * ``inter league migration rate`` [1/Year], ``inter league distance scale`` [km] and
   ``destination size elasticity`` [Dmnl], the gravity form of migration between leagues;
-* ``league urbanization propensity[league]`` [Dmnl] (12 values, their geometric mean held at 1: only
+* ``league urbanization propensity[league]`` [Dmnl] (12 values within the range 0.25-4, their geometric
+  mean held at 1 by one more residual, the mean logarithm over 0.001: only
   their ratios matter);
 
 to 24 targets of the 2020 census: each league's share of the region's residents and its share of the
@@ -63,6 +64,8 @@ COLUMNS = ("population_by_league", "urban_population_by_league")
 RELATIVE_SCALE = 0.01
 #: Error scale of a league's urbanization rate [Dmnl] (1 pp).
 RATE_SCALE = 0.01
+#: Scale of the residual that holds the propensities' mean logarithm at 0 (their geometric mean at 1) [Dmnl].
+LEVEL_SCALE = 0.001
 #: Starting points of the fit (scalars; the propensities start at 1).
 STARTS = ((0.01, 0.3, 300.0, 1.0), (0.002, 0.1, 200.0, 0.5), (0.02, 0.6, 600.0, 1.2), (0.005, 0.5, 400.0, 0.2))
 
@@ -86,7 +89,6 @@ class LeagueFit:
 def _scale_in(x: np.ndarray) -> dict:
     n = len(x) - len(SCALARS)
     logs = x[len(SCALARS):]
-    logs = logs - logs.mean()
     return {**{name: x[k] for k, name in enumerate(SCALARS)}, PROPENSITY: np.exp(logs).reshape(n)}
 
 
@@ -113,7 +115,7 @@ def league_fit(engine: VectorizedModel | None = None) -> LeagueFit:
         for k, name in enumerate(SCALARS):
             params[name] = xs[:, k]
         logs = xs[:, len(SCALARS):]
-        params[PROPENSITY] = np.exp(logs - logs.mean(axis=1, keepdims=True))
+        params[PROPENSITY] = np.exp(logs)
         result = engine.run(params, n_samples=members, return_columns=list(COLUMNS), initial_time=START,
                             final_time=END)
         return result["population_by_league"][-1], result["urban_population_by_league"][-1]
@@ -123,8 +125,9 @@ def league_fit(engine: VectorizedModel | None = None) -> LeagueFit:
     def residuals_many(xs):
         pop, urban = simulate(xs)
         share = pop / pop.sum(axis=1, keepdims=True)
+        level = xs[:, len(SCALARS):].mean(axis=1, keepdims=True)  # only the ratios matter: pin the level
         return np.concatenate([(share / share_obs[None, :n] - 1) / RELATIVE_SCALE,
-                               (urban / pop - rate_obs[None, :]) / RATE_SCALE], axis=1)
+                               (urban / pop - rate_obs[None, :]) / RATE_SCALE, level / LEVEL_SCALE], axis=1)
 
     def residuals(x):
         return residuals_many(x[None, :])[0]
@@ -142,7 +145,7 @@ def league_fit(engine: VectorizedModel | None = None) -> LeagueFit:
     fit = min(fits, key=lambda f: f.cost)
     print("starts: costs " + ", ".join(f"{f.cost:.1f}" for f in fits) + f" (best {fit.cost:.1f})")
     x = fit.x
-    dof = max(1, fit.fun.size - (x.size - 1))
+    dof = max(1, fit.fun.size - 1 - (x.size - 1))  # the level residual and the level are not data
     sigma2 = float(fit.fun @ fit.fun) / dof
     jac = jacobian(x)
     cov = sigma2 * np.linalg.pinv(jac.T @ jac)
@@ -150,7 +153,7 @@ def league_fit(engine: VectorizedModel | None = None) -> LeagueFit:
     values = _scale_in(x)
     intervals = {name: (float(max(lower[k], x[k] - half[k])), float(min(upper[k], x[k] + half[k])))
                  for k, name in enumerate(SCALARS)}
-    logs = x[len(SCALARS):] - x[len(SCALARS):].mean()
+    logs = x[len(SCALARS):]
     intervals[PROPENSITY] = np.exp(np.column_stack([logs - half[len(SCALARS):], logs + half[len(SCALARS):]]))
     pop, urban = (v[0] for v in simulate(x[None, :]))
     # benchmark: the 2010 league shares of each residence of the province, applied to the back-cast's 2020
@@ -193,7 +196,7 @@ def fit_config_text(fit: LeagueFit, commit: str | None = None) -> str:
              "# normal approximation (coordinates: the scalars as they are, the propensities as logarithms).",
              "enabled: true",
              "method: \"normal approximation at the weighted least-squares fit to the 2020 league census from the 2010 "
-             "state (covariance: residual variance x (J'J)^-1); propensities divided by their geometric mean; "
+             "state (covariance: residual variance x (J'J)^-1); propensities' geometric mean held at 1 by a residual; "
              "clipped to the ranges\"",
              "parameters:"]
     lower, upper = fit.bounds
@@ -230,13 +233,17 @@ def write_model(fit: LeagueFit, path: Path = MODEL_PATH) -> None:
         if count != 1:
             raise ValueError(f"calibration.leagues: no constant '{vensim}' with a 'Calibrated (...)' comment in {path}")
     vensim = PROPENSITY.replace("_", " ")
-    values = ", ".join(_number(v) for v in fit.values[PROPENSITY])
-    pattern = re.compile(rf"(^{re.escape(vensim)}\[league\]=\n\t)[^\n]+(\n\t~\t[^\n]*\n\t~\t)Calibrated \([^)]*\)",
-                         re.MULTILINE)
-    text, count = pattern.subn(lambda m: f"{m.group(1)}{values}{m.group(2)}Calibrated ({stamp}, geometric mean 1)",
-                               text)
-    if count != 1:
-        raise ValueError(f"calibration.leagues: no constant '{vensim}[league]' with a 'Calibrated (...)' comment")
+    start = text.find(f"\n{vensim}[")
+    units = text.find("\n\t~\tDmnl [", start)
+    comment = re.compile(r"\n\t~\tCalibrated \([^)]*\)")
+    match = comment.match(text, text.find("\n", units + 1))
+    if start < 0 or units < 0 or match is None:
+        raise ValueError(f"calibration.leagues: no constant '{vensim}[...]' with a 'Calibrated (...)' comment")
+    # one equation per league (a constant of the model per element, as model.spec reads constants)
+    equations = " ~~|\n".join(f"{vensim}[{league}]=\n\t{_number(v)}"
+                              for league, v in zip(fit.leagues, fit.values[PROPENSITY]))
+    text = (text[:start + 1] + equations + text[units:match.start()]
+            + f"\n\t~\tCalibrated ({stamp}, geometric mean 1)" + text[match.end():])
     Path(path).write_text(text, encoding="utf-8")
 
 

@@ -5,9 +5,10 @@ parameters of the league layer in the fit's coordinates (the scalars as they are
 urbanization propensities as logarithms), their estimate and covariance (the normal approximation at
 the weighted least-squares optimum), and each parameter's range. Each ensemble member draws one vector
 from that normal distribution, from its own generator spawned from the run's seed (the fourth child:
-the members', observation-noise and bands' draws are unchanged). The propensities are then divided by
-their geometric mean (only their ratios matter, as in the fit) and every value is clipped to its range
-(a parameter whose estimate sits at a bound keeps that bound in about half the members). A parameter
+the members', observation-noise and bands' draws are unchanged); the logarithms are exponentiated and
+every value is clipped to its range (a parameter whose estimate sits at a bound keeps that bound in
+about half the members). The fit holds the propensities' geometric mean at 1 (only their ratios
+matter), so their draws vary in their ratios only. A parameter
 set by the scenario or the command line stays fixed; ``league_fit=none`` leaves the league parameters
 at their point values; a model without the variables gets none of them.
 """
@@ -119,7 +120,7 @@ class LeagueUncertainty:
             params = [self.parameters[k] for k in columns]
             block = x[:, columns]
             if params[0].transform == "log":
-                block = np.exp(block - block.mean(axis=1, keepdims=True))  # geometric mean 1, as in the fit
+                block = np.exp(block)
             low = np.array([p.bounds[0] for p in params])
             high = np.array([p.bounds[1] for p in params])
             block = np.clip(block, low[None, :], high[None, :])

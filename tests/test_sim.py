@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 import pytest
 import xarray as xr
 from hydra import compose, initialize_config_dir
@@ -21,6 +22,7 @@ from simulator.config import preprocess_overrides, resolve_parameters
 from simulator.plots import BIRTHS_DEATHS, PYRAMIDS
 from simulator.run import run_job
 from simulator.summary import at_year
+from simulator.league_uncertainty import LeagueUncertainty
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "scenarios"
@@ -55,7 +57,19 @@ def test_every_config_composes_and_names_only_model_parameters(scenario, calibra
     assert cfg.scenario.name == scenario, "a scenario file's name must match its file name"
     for name, value in resolved.values.items():
         low, high = spec.parameters[name].limits
-        assert low <= value <= high
+        values = np.asarray(value, dtype=float)  # a parameter set by league or group is an array
+        assert np.all((low <= values) & (values <= high)), name
+
+
+@pytest.mark.parametrize("league_fit", sorted(path.stem for path in (CONFIG_DIR / "league_fit").glob("*.yaml")))
+def test_every_league_fit_config_composes(league_fit, spec):
+    cfg = compose_config(f"league_fit={league_fit}")
+    node = OmegaConf.to_container(cfg.league_fit, resolve=True)
+    uncertainty = LeagueUncertainty.from_config(node)
+    assert uncertainty.enabled == (league_fit != "none")
+    drawn = uncertainty.draw(spec, 3, np.random.SeedSequence(0))
+    assert drawn if league_fit != "none" else not drawn
+    assert all(name in spec.variables and spec.variables[name].kind == "constant" for name in drawn)
 
 
 def test_parameter_layers_resolve_in_order(spec):
