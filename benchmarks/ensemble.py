@@ -48,6 +48,15 @@ def sample_parameters(spec, n_samples: int, seed: int) -> dict:
             for name, var in sorted(spec.parameters.items()) if var.limits[1] > var.limits[0]}
 
 
+def per_member(spec, name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` (one per member) shaped ``(members, *dims)`` for a subscripted parameter (unambiguous)."""
+    dims = spec.variables[name].dims
+    if not dims:
+        return values
+    shape = tuple(len(spec.coords[d]) for d in dims)
+    return np.broadcast_to(values.reshape((-1,) + (1,) * len(shape)), values.shape[:1] + shape)
+
+
 def peak_mib() -> float:
     """Peak resident memory of this process [MiB] (``ru_maxrss`` is in KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -129,7 +138,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"{stocks_only * 1e3:.1f} ms per call")
 
     # ---------------------------------------------------------------- agreement
-    compared = {name: values[:len(references)] for name, values in params.items()}
+    # one value per member for every element, shaped (members, *dims): a (members,) array for a parameter
+    # with as many elements (20 PySD runs and the 20 noise years) would be read as one value per element
+    compared = {name: per_member(spec, name, values[:len(references)]) for name, values in params.items()}
     all_columns = engine.run(compared)  # the PySD members, every variable
     max_rel_err = 0.0
     worst = ""
